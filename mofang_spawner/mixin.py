@@ -10,6 +10,7 @@ survives a hub restart. The concrete spawner only *applies* the plan.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -84,6 +85,10 @@ class MofangSpawnerMixin(HasTraits):  # type: ignore[misc]
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
         """Progress events: first what the policy corrected, then the spawner's own."""
         plan = self.plan
+        # The progress stream may open before start() has planned: wait for it.
+        while plan is None and getattr(self, "_spawn_pending", False):
+            await asyncio.sleep(0.05)
+            plan = self.plan
         if isinstance(plan, ServerPlan):
             for message in plan.corrections:
                 yield {"progress": 5, "message": f"Adjusted to your group's limits: {message}"}

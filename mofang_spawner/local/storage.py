@@ -58,6 +58,7 @@ def prepare_workspace(
     workspace folder holding the project links, synced even when empty so a
     user who left every group loses the links.
     """
+    data_root.mkdir(mode=0o755, parents=True, exist_ok=True)
     data_root = data_root.resolve()
     for top in ("users", "projects"):
         _ensure_dir(data_root / top, 0o755)
