@@ -11,7 +11,7 @@ from mofang_lab.handlers import routes
 __all__ = ["MofangLabApp"]
 
 
-class MofangLabApp(ExtensionApp):  # type: ignore[misc]
+class MofangLabApp(ExtensionApp):
     name = "mofang_lab"
     description = "Mofang: your environment, jobs and sweeps from JupyterLab."
     # The extension serves an API only; JupyterLab itself is the UI.

@@ -22,7 +22,7 @@ from mofang_spawner.planning import Policy
 __all__ = ["MofangPolicy"]
 
 
-class MofangPolicy(Configurable):  # type: ignore[misc]
+class MofangPolicy(Configurable):
     """What users may start: environments, resource groups, GPU types, storage."""
 
     templates = List(
@@ -35,8 +35,10 @@ class MofangPolicy(Configurable):  # type: ignore[misc]
         ``default`` and ``maximum`` (dicts of ``cpu``, ``memory_gib``, ``gpus``,
         ``disk_gib``) and ``gpu_allowed`` (bool). Example::
 
-            {"name": "pytorch", "display_name": "PyTorch", "image": "quay.io/jupyter/pytorch-notebook",
-             "default": {"cpu": 2, "memory_gib": 4}, "maximum": {"cpu": 16, "memory_gib": 64, "gpus": 4},
+            {"name": "pytorch", "display_name": "PyTorch",
+             "image": "quay.io/jupyter/pytorch-notebook",
+             "default": {"cpu": 2, "memory_gib": 4},
+             "maximum": {"cpu": 16, "memory_gib": 64, "gpus": 4},
              "gpu_allowed": True}
         """,
     )

@@ -67,7 +67,7 @@ def render_form(groups: Sequence[str], policy: Policy) -> str:
         '<div class="form-group mofang-gpu-type"><label for="mofang-gpu_type">GPU type</label>'
         '<select class="form-control" id="mofang-gpu_type" name="gpu_type"></select></div>',
         "</fieldset>",
-        f"<script type=\"application/json\" id=\"mofang-form-data\">{_json(data)}</script>",
+        f'<script type="application/json" id="mofang-form-data">{_json(data)}</script>',
         _SCRIPT,
         "</div>",
     ]
@@ -94,9 +94,7 @@ def form_options(formdata: Mapping[str, Sequence[Any]]) -> dict[str, str]:
 
 
 def _group_field(mine: Sequence[Any]) -> str:
-    options = "".join(
-        f'<option value="{escape(g.name)}">{escape(g.title)}</option>' for g in mine
-    )
+    options = "".join(f'<option value="{escape(g.name)}">{escape(g.title)}</option>' for g in mine)
     hint = "" if len(mine) > 1 else ' <small class="text-muted">(your only group)</small>'
     return (
         '<div class="form-group"><label for="mofang-group">Resource group</label>'

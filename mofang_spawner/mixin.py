@@ -31,7 +31,8 @@ from mofang_spawner.planning import (
 
 __all__ = ["PLAN_ENV", "MofangSpawnerMixin", "spawn_exception"]
 
-class MofangSpawnerMixin(HasTraits):  # type: ignore[misc]
+
+class MofangSpawnerMixin(HasTraits):
     """Policy, form and plan handling shared by MofangLocalSpawner and MofangSpawner.
 
     Put it first in the bases: ``class S(MofangSpawnerMixin, LocalProcessSpawner)``.

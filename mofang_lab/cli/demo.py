@@ -57,4 +57,4 @@ def run(args: argparse.Namespace) -> int:
     )
     hub = Path(sys.executable).with_name("jupyterhub")
     os.chdir(state)
-    os.execv(str(hub), [str(hub), "-f", str(config)])
+    os.execv(str(hub), [str(hub), "-f", str(config)])  # noqa: S606 - replaces this process

@@ -19,7 +19,7 @@ from mofang_spawner.errors import MofangError
 __all__ = ["MofangHandler"]
 
 
-class MofangHandler(APIHandler):  # type: ignore[misc]
+class MofangHandler(APIHandler):
     """Authenticated JSON API handler mapping ``MofangError`` to HTTP statuses."""
 
     def write_json(self, body: Any, status: int = 200) -> None:

@@ -25,7 +25,9 @@ def unix_group_name(prefix: str, group: str) -> str:
     return (prefix + safe_name(group))[:32]
 
 
-def ensure_owner(plan: ServerPlan, *, prefix: str, all_groups: list[str], create_user: bool) -> Owner:
+def ensure_owner(
+    plan: ServerPlan, *, prefix: str, all_groups: list[str], create_user: bool
+) -> Owner:
     """The Owner for ``plan.user``: its uid/gid and synced project unix groups."""
     try:
         account = pwd.getpwnam(plan.user)

@@ -63,7 +63,9 @@ def prepare_workspace(
     for top in ("users", "projects"):
         _ensure_dir(data_root / top, 0o755)
     workspace = data_root / _mount(plan, "user").source
-    _ensure_dir(workspace, 0o700, uid=owner.uid if owner else None, gid=owner.gid if owner else None)
+    _ensure_dir(
+        workspace, 0o700, uid=owner.uid if owner else None, gid=owner.gid if owner else None
+    )
 
     links: dict[str, Path] = {}
     for mount in plan.mounts:
@@ -97,8 +99,12 @@ def _ensure_dir(path: Path, mode: int, *, uid: int | None = None, gid: int | Non
     if not stat.S_ISDIR(info.st_mode):
         raise ConfigurationError(f"{path} must be a directory, not a link or a file.")
     if uid is not None or gid is not None:
-        os.chown(path, uid if uid is not None else -1, gid if gid is not None else -1,
-                 follow_symlinks=False)
+        os.chown(
+            path,
+            uid if uid is not None else -1,
+            gid if gid is not None else -1,
+            follow_symlinks=False,
+        )
     os.chmod(path, mode, follow_symlinks=False)
 
 

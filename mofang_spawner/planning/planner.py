@@ -59,9 +59,7 @@ def resource_caps(template: Template, group: ResourceGroup) -> Resources:
     )
 
 
-def plan_server(
-    user: str, groups: Sequence[str], choices: Choices, policy: Policy
-) -> ServerPlan:
+def plan_server(user: str, groups: Sequence[str], choices: Choices, policy: Policy) -> ServerPlan:
     """Decide what ``user`` gets, or raise :class:`PolicyError` saying what is allowed.
 
     ``groups`` are the user's JupyterHub groups; only those that are resource

@@ -42,10 +42,14 @@ class Hub:
     def data_root(self) -> Path:
         return self.state / "data"
 
-    def api(self, method: str, path: str, *, as_user: str | None = None, **kwargs: Any) -> requests.Response:
+    def api(
+        self, method: str, path: str, *, as_user: str | None = None, **kwargs: Any
+    ) -> requests.Response:
         token = self.user_token(as_user) if as_user else self.token
         headers = {"Authorization": f"token {token}"}
-        return requests.request(method, f"{self.url}/hub/api{path}", headers=headers, timeout=30, **kwargs)
+        return requests.request(
+            method, f"{self.url}/hub/api{path}", headers=headers, timeout=30, **kwargs
+        )
 
     def user_token(self, user: str) -> str:
         """Log in through the REST API: an admin-issued token for ``user``."""
@@ -61,16 +65,22 @@ class Hub:
 
     def server_request(self, method: str, user: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"token {self.user_token(user)}"}
-        return requests.request(method, f"{self.url}/user/{user}/{path}", headers=headers, timeout=30, **kwargs)
+        return requests.request(
+            method, f"{self.url}/user/{user}/{path}", headers=headers, timeout=30, **kwargs
+        )
 
-    def spawn(self, user: str, options: dict[str, Any]) -> tuple[requests.Response, list[dict[str, Any]]]:
+    def spawn(
+        self, user: str, options: dict[str, Any]
+    ) -> tuple[requests.Response, list[dict[str, Any]]]:
         """Start ``user``'s server as the user would (REST), following the progress stream.
 
         The hub answers the POST once the server is ready (or after its
         slow-spawn timeout), so the progress stream is read beside it.
         """
         with ThreadPoolExecutor(1) as pool:
-            posted = pool.submit(self.api, "POST", f"/users/{user}/server", as_user=user, json=options)
+            posted = pool.submit(
+                self.api, "POST", f"/users/{user}/server", as_user=user, json=options
+            )
             events: list[dict[str, Any]] = []
             while not posted.done() and not events:
                 events = self._progress(user)
@@ -101,10 +111,18 @@ class Hub:
             server = model.get("servers", {}).get("")
             if server and server.get("ready"):
                 return dict(server)
-            if not server and model.get("pending") is None and time.monotonic() > deadline - timeout + 2:
-                raise AssertionError(f"{user}'s server is gone: {model}\n{self.log.read_text()[-3000:]}")
+            if (
+                not server
+                and model.get("pending") is None
+                and time.monotonic() > deadline - timeout + 2
+            ):
+                raise AssertionError(
+                    f"{user}'s server is gone: {model}\n{self.log.read_text()[-3000:]}"
+                )
             time.sleep(0.2)
-        raise AssertionError(f"{user}'s server not ready in {timeout}s\n{self.log.read_text()[-3000:]}")
+        raise AssertionError(
+            f"{user}'s server not ready in {timeout}s\n{self.log.read_text()[-3000:]}"
+        )
 
     def stop_server(self, user: str, timeout: float = 30) -> None:
         self.api("DELETE", f"/users/{user}/server")
@@ -136,14 +154,21 @@ def running_hub(state: Path, **env: str) -> Iterator[Hub]:
     hub_cmd = [str(Path(sys.executable).with_name("jupyterhub")), "-f", str(HERE / "hub_config.py")]
     with log.open("w") as out:
         process = subprocess.Popen(
-            hub_cmd, cwd=state, env=environ, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            hub_cmd,
+            cwd=state,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     hub = Hub(url=f"http://127.0.0.1:{port}", token=token, state=state, log=log)
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise AssertionError(f"hub exited ({process.returncode}):\n{log.read_text()[-4000:]}")
+                raise AssertionError(
+                    f"hub exited ({process.returncode}):\n{log.read_text()[-4000:]}"
+                )
             try:
                 if hub.api("GET", "/").status_code == 200:
                     break

@@ -37,19 +37,39 @@ def test_storage_settings_reach_the_policy() -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"groups": {"vision": {"limits": {"cpu": 1, "memory_gib": 1}, "gpu_types": ["h100"]}}},
-         "unknown GPU type 'h100'"),
-        ({"groups": {"vision": {"limits": {"cpu": 1, "memory_gib": 1}, "templates": ["jax"]}}},
-         "unknown template 'jax'"),
-        ({"groups": {"vision": {"limits": {"cpu": -1, "memory_gib": 1}}}}, r"groups\['vision'\].limits.cpu"),
+        (
+            {"groups": {"vision": {"limits": {"cpu": 1, "memory_gib": 1}, "gpu_types": ["h100"]}}},
+            "unknown GPU type 'h100'",
+        ),
+        (
+            {"groups": {"vision": {"limits": {"cpu": 1, "memory_gib": 1}, "templates": ["jax"]}}},
+            "unknown template 'jax'",
+        ),
+        (
+            {"groups": {"vision": {"limits": {"cpu": -1, "memory_gib": 1}}}},
+            r"groups\['vision'\].limits.cpu",
+        ),
         ({"templates": []}, "templates"),
         ({"gpu_types": [{"name": "m", "kind": "mig"}]}, "needs mig_profile"),
         ({"gpu_types": [{"name": "v", "kind": "hami"}]}, "needs memory_mib"),
-        ({"templates": [{"name": "Bad Name", "image": "x", "default": {"cpu": 1, "memory_gib": 1},
-                         "maximum": {"cpu": 1, "memory_gib": 1}}]}, "templates.0.name"),
+        (
+            {
+                "templates": [
+                    {
+                        "name": "Bad Name",
+                        "image": "x",
+                        "default": {"cpu": 1, "memory_gib": 1},
+                        "maximum": {"cpu": 1, "memory_gib": 1},
+                    }
+                ]
+            },
+            "templates.0.name",
+        ),
     ],
 )
-def test_invalid_configuration_is_reported_with_the_setting(section: dict[str, object], message: str) -> None:
+def test_invalid_configuration_is_reported_with_the_setting(
+    section: dict[str, object], message: str
+) -> None:
     with pytest.raises(ConfigurationError, match=message) as info:
         MofangPolicy(config=config(**section)).policy()
     assert str(info.value).startswith("Invalid c.MofangPolicy configuration")

@@ -13,7 +13,9 @@ from tests.policies import demo_policy
 
 
 def form_data(html: str) -> dict[str, object]:
-    match = re.search(r'<script type="application/json" id="mofang-form-data">(.*?)</script>', html, re.S)
+    match = re.search(
+        r'<script type="application/json" id="mofang-form-data">(.*?)</script>', html, re.S
+    )
     assert match
     return json.loads(match.group(1).replace("<\\/", "</"))
 
@@ -41,8 +43,15 @@ def test_group_without_gpus_caps_gpus_at_zero() -> None:
 
 
 def test_admin_configured_text_is_escaped() -> None:
-    policy = demo_policy(groups=[{"name": "<b>x</b>", "display_name": "<script>alert(1)</script>",
-                                  "limits": {"cpu": 1, "memory_gib": 1}}])
+    policy = demo_policy(
+        groups=[
+            {
+                "name": "<b>x</b>",
+                "display_name": "<script>alert(1)</script>",
+                "limits": {"cpu": 1, "memory_gib": 1},
+            }
+        ]
+    )
     html = render_form(["<b>x</b>"], policy)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html

@@ -18,7 +18,17 @@ def test_plain_names_are_kept() -> None:
 
 
 def test_names_differing_only_by_case_or_punctuation_do_not_collide() -> None:
-    variants = ["alice", "Alice", "ALICE", "a.lice", "a-lice", "a_lice", "alice ", "Ålice", "alice-"]
+    variants = [
+        "alice",
+        "Alice",
+        "ALICE",
+        "a.lice",
+        "a-lice",
+        "a_lice",
+        "alice ",
+        "Ålice",
+        "alice-",
+    ]
     escaped = [safe_name(v) for v in variants]
     assert len(set(escaped)) == len(variants)
 

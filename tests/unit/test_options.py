@@ -41,7 +41,9 @@ def test_empty_values_mean_default() -> None:
         ({"image": "evil:latest"}, "Unknown server option"),
     ],
 )
-def test_malformed_options_are_refused_with_a_clear_message(options: dict[str, Any], message: str) -> None:
+def test_malformed_options_are_refused_with_a_clear_message(
+    options: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidRequestError, match=message):
         choices_from_options(options)
 

@@ -9,7 +9,9 @@ from mofang_spawner.planning import Choices, ServerPlan, plan_server, safe_name
 from tests.policies import cluster_policy, demo_catalog, demo_policy
 
 
-def plan(user: str = "alice", groups: tuple[str, ...] = ("vision",), **choices: object) -> ServerPlan:
+def plan(
+    user: str = "alice", groups: tuple[str, ...] = ("vision",), **choices: object
+) -> ServerPlan:
     return plan_server(user, list(groups), Choices.model_validate(choices), demo_policy())
 
 
@@ -47,7 +49,9 @@ def test_choices_within_limits_are_kept() -> None:
         ("gpus", 3, 2, "GPUs lowered from 3 to 2 GPUs"),
     ],
 )
-def test_over_limit_is_corrected_with_a_message(field: str, asked: float, cap: float, words: str) -> None:
+def test_over_limit_is_corrected_with_a_message(
+    field: str, asked: float, cap: float, words: str
+) -> None:
     result = plan(template="pytorch", **{field: asked})
     assert getattr(result.resources, field) == cap
     assert len(result.corrections) == 1
@@ -65,7 +69,9 @@ def test_template_maximum_caps_below_the_group_limit() -> None:
 def test_over_limit_is_refused_when_the_admin_says_so(field: str) -> None:
     policy = demo_policy(over_limit="refuse")
     with pytest.raises(PolicyError, match="choose at most"):
-        plan_server("alice", ["vision"], Choices.model_validate({"template": "pytorch", field: 999}), policy)
+        plan_server(
+            "alice", ["vision"], Choices.model_validate({"template": "pytorch", field: 999}), policy
+        )
 
 
 def test_refuse_mode_still_accepts_requests_within_limits() -> None:
@@ -98,7 +104,7 @@ def test_a_group_that_does_not_exist_is_refused_like_one_you_are_not_in() -> Non
 
 
 def test_unknown_template_is_refused_listing_the_choices() -> None:
-    with pytest.raises(PolicyError, match="Unknown environment 'jax'.*'python', 'pytorch'"):
+    with pytest.raises(PolicyError, match=r"Unknown environment 'jax'.*'python', 'pytorch'"):
         plan(template="jax")
 
 
@@ -140,7 +146,9 @@ def test_storage_levels_user_every_project_group_and_global_read_only() -> None:
 
 
 def test_global_can_be_writable_or_absent() -> None:
-    writable = plan_server("a", ["vision"], Choices(), demo_policy(storage={"global_read_only": False}))
+    writable = plan_server(
+        "a", ["vision"], Choices(), demo_policy(storage={"global_read_only": False})
+    )
     assert [m.read_only for m in writable.mounts if m.level == "global"] == [False]
     absent = plan_server("a", ["vision"], Choices(), demo_policy(storage={"global_enabled": False}))
     assert [m.level for m in absent.mounts] == ["user", "project"]
@@ -151,7 +159,9 @@ def test_a_group_without_project_storage_gets_no_project_mount() -> None:
     assert not [m for m in result.mounts if m.level == "project"]
 
 
-@pytest.mark.parametrize("name", ["Alice", "alice.smith", "../../etc", "a/b", "Ålice", "用户", "x" * 300, "-"])
+@pytest.mark.parametrize(
+    "name", ["Alice", "alice.smith", "../../etc", "a/b", "Ålice", "用户", "x" * 300, "-"]
+)
 def test_odd_user_names_get_safe_contained_directories(name: str) -> None:
     result = plan(user=name)
     user_mount = result.mounts[0]
@@ -183,14 +193,22 @@ def test_odd_group_names_get_safe_project_paths() -> None:
             {"nvidia.com/gpu": "2", "nvidia.com/gpumem": "8192", "nvidia.com/gpucores": "30"},
             "hami-scheduler",
         ),
-        ("vc-4g", "volcano-vgpu", {"volcano.sh/vgpu-number": "2", "volcano.sh/vgpu-memory": "4096"}, "volcano"),
+        (
+            "vc-4g",
+            "volcano-vgpu",
+            {"volcano.sh/vgpu-number": "2", "volcano.sh/vgpu-memory": "4096"},
+            "volcano",
+        ),
     ],
 )
 def test_every_gpu_kind_gets_its_resource_names_and_scheduler(
     gpu_type: str, kind: str, resources: dict[str, str], scheduler: str | None
 ) -> None:
     result = plan_server(
-        "alice", ["vision"], Choices(template="pytorch", gpus=2, gpu_type=gpu_type), cluster_policy()
+        "alice",
+        ["vision"],
+        Choices(template="pytorch", gpus=2, gpu_type=gpu_type),
+        cluster_policy(),
     )
     assert result.gpu is not None
     assert result.gpu.kind == kind
@@ -224,7 +242,12 @@ def test_group_scheduler_is_used_without_gpus() -> None:
 
 def test_unknown_gpu_type_is_refused() -> None:
     with pytest.raises(PolicyError, match="Unknown GPU type 'h100'"):
-        plan_server("alice", ["vision"], Choices(template="pytorch", gpus=1, gpu_type="h100"), cluster_policy())
+        plan_server(
+            "alice",
+            ["vision"],
+            Choices(template="pytorch", gpus=1, gpu_type="h100"),
+            cluster_policy(),
+        )
 
 
 def test_gpu_type_of_another_group_is_refused() -> None:
@@ -234,7 +257,12 @@ def test_gpu_type_of_another_group_is_refused() -> None:
 
 
 def test_plan_round_trips_through_json() -> None:
-    result = plan_server("alice", ["vision"], Choices(template="pytorch", gpus=1, gpu_type="hami-8g"), cluster_policy())
+    result = plan_server(
+        "alice",
+        ["vision"],
+        Choices(template="pytorch", gpus=1, gpu_type="hami-8g"),
+        cluster_policy(),
+    )
     assert ServerPlan.from_json(result.to_json()) == result
 
 

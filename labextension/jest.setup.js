@@ -1,0 +1,8 @@
+// jsdom has no DragEvent, but @lumino/dragdrop (loaded by @lumino/widgets)
+// subclasses it at import time. Same shim as @jupyterlab/testutils uses.
+if (
+  typeof globalThis.MouseEvent !== 'undefined' &&
+  typeof globalThis.DragEvent === 'undefined'
+) {
+  globalThis.DragEvent = class DragEvent extends globalThis.MouseEvent {};
+}
