@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run every benchmark; pass --quick to check they run without measuring seriously.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for bench in spawn_local; do
+    .venv/bin/python -m "benchmarks.$bench" "$@"
+done
