@@ -46,8 +46,12 @@ def spawn_seconds(hub: Hub, user: str, options: dict[str, str] | None) -> float:
 def bare_lab_seconds(workdir: Path) -> float:
     port = free_port()
     command = [
-        str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", f"--port={port}",
-        "--ServerApp.token=bench", f"--ServerApp.root_dir={workdir}",
+        str(Path(sys.executable).with_name("jupyter")),
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.token=bench",
+        f"--ServerApp.root_dir={workdir}",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
@@ -89,9 +93,10 @@ def main() -> int:
     times: dict[str, list[float]] = {"mofang": [], "plain": [], "floor": []}
     with tempfile.TemporaryDirectory(prefix="mofang-bench-") as tmp:
         base = Path(tmp)
-        with running_hub(base / "mofang") as mofang, running_hub(
-            base / "plain", MOFANG_TEST_SPAWNER="simple"
-        ) as plain:
+        with (
+            running_hub(base / "mofang") as mofang,
+            running_hub(base / "plain", MOFANG_TEST_SPAWNER="simple") as plain,
+        ):
             # One untimed spawn each: the first start of a Python process pays for
             # cold caches that later spawns do not.
             spawn_seconds(mofang, "alice", OPTIONS)

@@ -15,6 +15,16 @@ if ! command -v npm >/dev/null; then
     exit 1
 fi
 
+# Browser tests drive the system Chromium; install it where we may.
+if ! command -v chromium >/dev/null && [ ! -x "${MOFANG_CHROMIUM:-/usr/bin/chromium}" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing Debian's chromium for the browser tests"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "note: no Chromium found; browser tests will be skipped (apt-get install chromium)" >&2
+    fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv"
     "$PYTHON" -m venv .venv

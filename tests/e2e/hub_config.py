@@ -19,6 +19,8 @@ if os.environ.get("MOFANG_TEST_SPAWNER") == "simple":
     # JupyterHub's plain local process spawner, as the baseline of benchmarks: the
     # "simple" flavour, which (like our hub-user mode) runs servers as the hub's account.
     c.JupyterHub.spawner_class = "simple"
-    c.SimpleLocalProcessSpawner.home_dir_template = os.environ["MOFANG_DEMO_DIR"] + "/home/{username}"
+    c.SimpleLocalProcessSpawner.home_dir_template = (
+        os.environ["MOFANG_DEMO_DIR"] + "/home/{username}"
+    )
     if os.geteuid() == 0:
         c.Spawner.args = ["--allow-root"]

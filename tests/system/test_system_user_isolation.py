@@ -45,7 +45,9 @@ class World:
         self.root = Path(tempfile.mkdtemp(prefix="mofang-sysuser-", dir="/tmp"))
         self.root.chmod(0o755)
         limits = {"cpu": 1, "memory_gib": 1}
-        self.policy: Policy = demo_policy(groups=[{"name": g, "limits": limits} for g in self.groups])
+        self.policy: Policy = demo_policy(
+            groups=[{"name": g, "limits": limits} for g in self.groups]
+        )
 
     def spawn_layout(self, user: str, groups: list[str]) -> Path:
         plan = plan_server(user, groups, Choices(), self.policy)
@@ -80,7 +82,10 @@ def world() -> Iterator[World]:
 def test_each_user_owns_their_directory(world: World) -> None:
     info = (world.root / "users" / world.alice).stat()
     assert info.st_uid == pwd.getpwnam(world.alice).pw_uid
-    assert world.run_as(world.alice, "touch", str(world.root / "users" / world.alice / "x")).returncode == 0
+    assert (
+        world.run_as(world.alice, "touch", str(world.root / "users" / world.alice / "x")).returncode
+        == 0
+    )
 
 
 def test_another_users_directory_cannot_be_read(world: World) -> None:
@@ -93,7 +98,9 @@ def test_project_directory_is_shared_by_members_only(world: World) -> None:
     vision = world.root / "projects" / world.groups[0] / "notes.txt"
     assert world.run_as(world.alice, "touch", str(vision)).returncode == 0
     # setgid directory: new files belong to the project's unix group.
-    assert vision.stat().st_gid == grp.getgrnam(unix_group_name(world.prefix, world.groups[0])).gr_gid
+    assert (
+        vision.stat().st_gid == grp.getgrnam(unix_group_name(world.prefix, world.groups[0])).gr_gid
+    )
     denied = world.run_as(world.bob, "cat", str(vision))
     assert denied.returncode != 0
     assert "Permission denied" in denied.stderr
