@@ -8,12 +8,15 @@ Subcommands import what they need lazily, so ``mofang --help`` is fast and
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
-from mofang_lab.cli import demo
-
 __all__ = ["main"]
+
+#: Subcommand modules of ``mofang_lab.cli``, in the order ``--help`` lists them.
+#: Each has ``add_parser(subparsers)`` and sets ``run`` on its parser.
+_SUBCOMMANDS = ("demo",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mofang: GPU notebooks, distributed jobs and sweeps on Kubernetes.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo.add_parser(sub)
+    for name in _SUBCOMMANDS:
+        importlib.import_module(f"mofang_lab.cli.{name}").add_parser(sub)
     return parser
 
 
