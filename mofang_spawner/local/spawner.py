@@ -83,7 +83,6 @@ class MofangLocalSpawner(MofangSpawnerMixin, LocalProcessSpawner):  # type: igno
             raise spawn_exception(exc) from exc
         self.plan = plan
         self.notebook_dir = str(workspace)
-        self._workspace = workspace
         self._devices = devices
         self.cpu_limit = plan.resources.cpu
         self.mem_limit = int(plan.resources.memory_gib * 2**30)

@@ -129,3 +129,24 @@ def test_spawn_form_is_served_with_only_the_users_groups(hub: Hub) -> None:
         "not a member of group 'vision'" in refused.text
     )
     assert hub.api("GET", "/users/bob").json()["servers"] == {}
+
+
+def test_a_user_with_an_odd_name_gets_a_safe_private_directory(hub: Hub) -> None:
+    from urllib.parse import quote
+
+    from mofang_spawner.planning import safe_name
+
+    name = "zoë.o'neil"
+    assert hub.api("POST", f"/users/{quote(name)}").status_code == 201
+    added = hub.api("POST", "/groups/vision/users", json={"users": [name]})
+    assert added.status_code == 200, added.text
+    response, _ = hub.spawn(quote(name), {"template": "python"})
+    assert response.status_code in (201, 202), response.text
+    hub.wait_ready(quote(name))
+    user_dir = hub.data_root / "users" / safe_name(name)
+    assert user_dir.name.startswith("zoe-o-neil-")
+    assert mode(user_dir) == 0o700
+    plan = hub.server_get(quote(name), "mofang/api/environment").json()
+    assert plan["user"] == name
+    assert plan["mounts"][1]["path"] == "projects/vision"
+    hub.stop_server(quote(name))
