@@ -23,12 +23,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.spawner import LocalProcessSpawner, SpawnException
 from traitlets import Bool, Enum, Unicode
 
 from mofang_spawner.errors import ConfigurationError, MofangError
 from mofang_spawner.local.accounts import ensure_owner
 from mofang_spawner.local.gpus import POOL
+from mofang_spawner.local.readiness import wait_until_answering
 from mofang_spawner.local.storage import Owner, prepare_workspace
 from mofang_spawner.mixin import PLAN_ENV, MofangSpawnerMixin, spawn_exception
 from mofang_spawner.planning import ServerPlan
@@ -87,10 +88,29 @@ class MofangLocalSpawner(MofangSpawnerMixin, LocalProcessSpawner):  # type: igno
         self.cpu_limit = plan.resources.cpu
         self.mem_limit = int(plan.resources.memory_gib * 2**30)
         try:
-            return await super().start()
+            address = await super().start()
+            await self._wait_until_answering(address)
+            return address
         except BaseException:
             POOL.release(self._gpu_owner)
             raise
+
+    async def _wait_until_answering(self, address: Any) -> None:
+        ip, port = address if isinstance(address, tuple) else (None, None)
+        if ip is None:
+            return
+        url = f"http://{ip}:{port}{self.server.base_url}api"
+        try:
+            await wait_until_answering(
+                url, timeout=self.http_timeout, exit_code=lambda: self.proc.poll()
+            )
+        except RuntimeError as exc:
+            raise SpawnException(
+                f"Your server stopped while starting ({exc}). Try again; if it keeps "
+                "failing, ask an administrator to look at the hub's log.",
+                reason="mofang-server-exited",
+                status_code=500,
+            ) from exc
 
     async def stop(self, now: bool = False) -> None:
         await super().stop(now=now)
