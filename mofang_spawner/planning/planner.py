@@ -34,7 +34,8 @@ __all__ = ["allowed_templates", "member_groups", "plan_server", "resource_caps"]
 
 def member_groups(groups: Sequence[str], policy: Policy) -> list[ResourceGroup]:
     """The resource groups a user may spawn in, in the policy's order."""
-    mine = [g for g in policy.groups if g.name in set(groups)]
+    wanted = set(groups)
+    mine = [g for g in policy.groups if g.name in wanted]
     if not mine and policy.default_group is not None:
         return [policy.default_group]
     return mine
