@@ -15,13 +15,18 @@ if ! command -v npm >/dev/null; then
     exit 1
 fi
 
-# Browser tests drive the system Chromium; install it where we may.
-if ! command -v chromium >/dev/null && [ ! -x "${MOFANG_CHROMIUM:-/usr/bin/chromium}" ]; then
+# Debian packages: Chromium for the browser tests, Open MPI for MPI jobs (mpirun,
+# and mpicc to build mpi4py). Installed where we may; otherwise those tests skip.
+missing=()
+command -v chromium >/dev/null || [ -x "${MOFANG_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v mpirun >/dev/null || missing+=(openmpi-bin)
+command -v mpicc >/dev/null || missing+=(libopenmpi-dev)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "==> installing Debian's chromium for the browser tests"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        echo "==> installing Debian packages: ${missing[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "note: no Chromium found; browser tests will be skipped (apt-get install chromium)" >&2
+        echo "note: missing ${missing[*]}; the tests that need them will be skipped" >&2
     fi
 fi
 

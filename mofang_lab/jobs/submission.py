@@ -1,0 +1,67 @@
+"""From a submit request to a prepared job: the notebook found, checked and snapshotted.
+
+This is the backend-independent half of a submission, done before anything is
+stored or started, so that bad input (a notebook outside the user's files or
+missing, a role the kind does not have, a notebook that does not parse)
+changes nothing. The backend then stores the prepared job and runs it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from mofang_lab.jobs.request import SubmitRequest, build_spec
+from mofang_lab.jobs.snapshot import Snapshot, snapshot_notebook
+from mofang_lab.jobs.spec import JobSpec
+from mofang_spawner.errors import InvalidRequestError, NotFoundError, PolicyError
+from mofang_spawner.planning import ServerPlan
+
+__all__ = ["PreparedJob", "prepare_submission", "resolve_notebook"]
+
+
+class PreparedJob(BaseModel):
+    """A validated spec and its snapshot: everything a backend needs to start the job."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spec: JobSpec
+    snapshot: Snapshot
+
+
+def resolve_notebook(path: str, root_dir: Path) -> tuple[Path, str]:
+    """The notebook's real path and its path relative to ``root_dir`` (the user's files).
+
+    Symbolic links are followed before the check, so a link pointing outside
+    the user's files is outside too.
+    """
+    root = root_dir.resolve()
+    candidate = Path(path) if os.path.isabs(path) else root / path
+    resolved = candidate.resolve()
+    if not resolved.is_relative_to(root):
+        raise PolicyError(
+            f"{path} is outside your files ({root}); only notebooks in your own files "
+            "can be submitted. Copy it into your files first."
+        )
+    relative = resolved.relative_to(root).as_posix()
+    if not resolved.is_file():
+        raise NotFoundError(f"There is no notebook {relative!r} in your files; check the path.")
+    if resolved.suffix != ".ipynb":
+        raise InvalidRequestError(f"{relative} is not a notebook (.ipynb); submit a notebook.")
+    return resolved, relative
+
+
+def prepare_submission(
+    request: SubmitRequest, *, root_dir: Path, plan: ServerPlan | None, backend: str
+) -> PreparedJob:
+    """Check ``request``, read its notebook and convert it; raises before any side effect."""
+    path, relative = resolve_notebook(request.notebook, root_dir)
+    spec = build_spec(request, notebook=relative, plan=plan, backend=backend)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(f"{relative} is not UTF-8 text, so not a notebook.") from exc
+    snapshot = snapshot_notebook(text, source_name=relative, parameters=spec.parameters)
+    return PreparedJob(spec=spec, snapshot=snapshot)
