@@ -1,0 +1,357 @@
+"""``MofangSpawner``: the Mofang policy applied to KubeSpawner's per-user pods.
+
+The subclass is thin on purpose: the policy and the plan come from the mixin
+and the pure planner, the pod's fields from the pure builders
+(:func:`~mofang_spawner.kubernetes.objects.pod_traits`), which it assigns to
+KubeSpawner's traits before KubeSpawner builds the Pod. What it does itself
+is the order of a spawn:
+
+1. plan (refusals and corrections as in the form);
+2. count what the group holds on the cluster and fit the plan in the group's
+   quota (``quota.py``), under a per-group lock so two spawns from this hub
+   cannot both take the last GPU;
+3. ask the API server with a dry run whether it would accept the pod (and a
+   new user claim), so a namespace ResourceQuota or an admission policy
+   refusal is a message, not a pod stuck Pending; then create them;
+4. wait on a watch of the pod and its events (``waiting.py``): ready as soon
+   as the watch says so and the server's port answers, or failed early with
+   the reason (``events.py``).
+
+Whatever fails after something was created, the pod and any claim made by
+this spawn are deleted again. Stopping, polling and state are KubeSpawner's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from jupyterhub.utils import maybe_future
+from kubespawner import KubeSpawner
+from traitlets import Bool, Float, List, Unicode, default
+
+from mofang_spawner.errors import ConflictError, MofangError
+from mofang_spawner.kubernetes.cluster import Cluster, ClusterUnavailableError
+from mofang_spawner.kubernetes.config import MofangStorage
+from mofang_spawner.kubernetes.events import SpawnTracker
+from mofang_spawner.kubernetes.labels import group_selector
+from mofang_spawner.kubernetes.objects import MERGED_TRAITS, pod_traits, server_env
+from mofang_spawner.kubernetes.quota import fit_quota, group_usage
+from mofang_spawner.kubernetes.storage import StorageSettings, user_claim_manifests
+from mofang_spawner.kubernetes.waiting import port_answers, wait_for_server
+from mofang_spawner.mixin import MofangSpawnerMixin, spawn_exception
+from mofang_spawner.planning import ServerPlan, safe_name
+
+__all__ = ["MofangSpawner"]
+
+# One lock per resource group, for the whole hub process: quota check and pod
+# creation of one group happen one spawn at a time.
+_GROUP_LOCKS: dict[str, asyncio.Lock] = {}
+
+
+class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
+    """Spawns single-user servers as Kubernetes pods, within the Mofang policy."""
+
+    cpu_request_fraction = Float(
+        1.0,
+        min=0.01,
+        max=1.0,
+        config=True,
+        help="""The CPU a pod requests (its guarantee), as a share of the CPU the plan gives
+        it (its limit). 1 (the default) reserves all of it; 0.25 packs four times as many
+        idle notebooks on a node, at the risk of contention when they all compute.""",
+    )
+
+    memory_request_fraction = Float(
+        1.0,
+        min=0.01,
+        max=1.0,
+        config=True,
+        help="""The memory a pod requests (its guarantee), as a share of its planned memory
+        (its limit). Below 1 a node may be overcommitted, and a pod using more than its
+        request can be evicted under memory pressure.""",
+    )
+
+    fatal_grace_seconds = Float(
+        5.0,
+        min=0,
+        config=True,
+        help="""How long a spawn waits before failing on a cause that could still fix itself:
+        no node with the requested GPUs, no node of the group's pool, a missing or
+        unbound claim, a failing mount. Raise it if a cluster autoscaler adds GPU nodes
+        (a spawn also waits as long as the autoscaler reports a scale-up).""",
+    )
+
+    dry_run = Bool(
+        True,
+        config=True,
+        help="""Ask the API server to validate the pod and new claims (dryRun=All) before
+        creating them, so that a namespace ResourceQuota or an admission webhook refusal
+        ends the spawn with its message and nothing is created.""",
+    )
+
+    wait_for_port = Bool(
+        True,
+        config=True,
+        help="""Return from start only once the server's port accepts connections (checked
+        every few hundredths of a second, for at most Spawner.http_timeout), so the hub's
+        own check, which polls with growing pauses, succeeds at once. Turn it off if the
+        hub cannot reach pod IPs directly (then the hub's check fails as well).""",
+    )
+
+    volcano_scheduler_names = List(
+        Unicode(),
+        ["volcano"],
+        config=True,
+        help="Scheduler names that are Volcano: pods they schedule get the group's queue in "
+        "the scheduling.volcano.sh/queue-name annotation.",
+    )
+
+    pod_name_prefix = Unicode(
+        "jupyter-",
+        config=True,
+        help="Prefix of server pod names, followed by the escaped user name (and "
+        "'--' + the escaped server name for named servers).",
+    )
+
+    @default("events_enabled")
+    def _no_event_reflector(self) -> bool:
+        # Each spawn watches its own pod's events (waiting.py); KubeSpawner's
+        # namespace-wide event watch would only repeat them on the progress page.
+        return False
+
+    _storage: StorageSettings | None = None
+    _configured: dict[str, Any] | None = None
+    _progress_messages: list[str]
+
+    # --- what a plan becomes -----------------------------------------------------
+
+    @property
+    def storage(self) -> StorageSettings:
+        """The validated ``c.MofangStorage`` settings."""
+        if self._storage is None:
+            self._storage = MofangStorage(config=self.config).settings()
+        return self._storage
+
+    def server_pod_name(self) -> str:
+        """A valid, collision-free pod name: users differing only in case or punctuation differ."""
+        name = self.pod_name_prefix + safe_name(self.user.name)
+        if self.name:
+            name += "--" + safe_name(self.name)
+        return name
+
+    def apply_plan(self, plan: ServerPlan) -> None:
+        """Set KubeSpawner's traits so that the Pod it builds runs ``plan``."""
+        if self._configured is None:
+            # The hub's own values, kept once: a spawner object serves many spawns.
+            self._configured = {name: copy.deepcopy(getattr(self, name)) for name in MERGED_TRAITS}
+        traits = pod_traits(
+            plan=plan,
+            storage=self.storage,
+            configured=self._configured,
+            cpu_request_fraction=self.cpu_request_fraction,
+            memory_request_fraction=self.memory_request_fraction,
+            volcano_schedulers=frozenset(self.volcano_scheduler_names),
+        )
+        for name, value in traits.items():
+            setattr(self, name, value)
+        self.pod_name = self.server_pod_name()
+        self.dns_name = self.dns_name_template.format(namespace=self.namespace, name=self.pod_name)
+
+    def get_env(self) -> dict[str, str]:
+        env: dict[str, str] = super().get_env()
+        if isinstance(self.plan, ServerPlan):
+            env.update(server_env(plan=self.plan, storage=self.storage))
+        return env
+
+    async def pod_manifest(self) -> dict[str, Any]:
+        """The Pod this spawner creates for its current plan, as the dict it sends."""
+        pod = await self.get_pod_manifest()
+        if self.modify_pod_hook:
+            pod = await maybe_future(self.modify_pod_hook(self, pod))
+        manifest: dict[str, Any] = self.api.api_client.sanitize_for_serialization(pod)
+        return manifest
+
+    def plan_for_spawn(self) -> ServerPlan:
+        """The plan of this spawner's ``user_options``, before the live quota check."""
+        return self.make_plan(self.user_options).model_copy(update={"backend": "kubernetes"})
+
+    async def render(self, plan: ServerPlan) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Apply ``plan``; return the Pod and the new claims a spawn of it creates.
+
+        The spawn itself and ``mofang plan`` both come through here.
+        """
+        self.plan = plan
+        self.apply_plan(plan)
+        return await self.pod_manifest(), self.claim_manifests(plan)
+
+    def claim_manifests(self, plan: ServerPlan) -> list[dict[str, Any]]:
+        """The claims this spawner creates when missing (the user's own, per-user mode)."""
+        labels = {**self.common_labels, "app.kubernetes.io/managed-by": "mofang"}
+        return user_claim_manifests(plan=plan, storage=self.storage, labels=labels)
+
+    # --- a spawn -------------------------------------------------------------------
+
+    async def _start(self) -> str:
+        self._progress_messages = []
+        # The progress page waits for this spawn's plan, not the last one's.
+        self.plan = None
+        plan = self.plan_for_spawn()
+        cluster = self.cluster()
+        created_claims: list[str] = []
+        pod_created = False
+        try:
+            await self._start_pod_cache()
+            lock = _GROUP_LOCKS.setdefault(plan.group.name, asyncio.Lock())
+            async with lock:
+                plan = await self._within_quota(plan, cluster)
+                pod, claims = await self.render(plan)
+                if self.dry_run:
+                    for claim in claims:
+                        await cluster.create_claim(claim, dry_run=True)
+                    await self._create_pod(cluster, pod, dry_run=True)
+                for claim in claims:
+                    if await cluster.create_claim(claim):
+                        created_claims.append(claim["metadata"]["name"])
+                pod_created = True
+                created = await self._create_pod(cluster, pod)
+            tracker = SpawnTracker(
+                plan=plan, pod_name=self.pod_name, grace_seconds=self.fatal_grace_seconds
+            )
+            tracker.uid = (created.get("metadata") or {}).get("uid")
+            ready = await wait_for_server(
+                cluster=cluster,
+                tracker=tracker,
+                timeout=self.start_timeout,
+                on_progress=self._progress_messages.append,
+                answers=self._server_answers if self.wait_for_port else None,
+                port_timeout=self.http_timeout,
+            )
+            await self._until_reflected(f"{self.namespace}/{self.pod_name}")
+        except BaseException as exc:
+            await self._clean_up(cluster, pod_created, created_claims)
+            if isinstance(exc, MofangError):
+                raise spawn_exception(exc) from exc
+            raise
+        self.pod_id = ready["metadata"]["uid"]
+        url: str = self._get_pod_url(ready)
+        return url
+
+    async def _server_answers(self, pod: dict[str, Any]) -> bool:
+        return await port_answers(self._get_pod_url(pod))
+
+    def cluster(self) -> Cluster:
+        """This spawner's namespace, through KubeSpawner's API client."""
+        return Cluster(
+            self.api,
+            self.namespace,
+            request_timeout=self.k8s_api_request_timeout,
+            retry_timeout=self.k8s_api_request_retry_timeout,
+            log=self.log,
+        )
+
+    async def _start_pod_cache(self) -> None:
+        """Start KubeSpawner's shared pod cache, retrying a failed first list (429, 5xx).
+
+        KubeSpawner keeps a cache whose first list failed and fails every later
+        spawn with it; a retry replaces it.
+        """
+        deadline = time.monotonic() + self.k8s_api_request_retry_timeout
+        pause = 0.1
+        replace = False
+        while True:
+            try:
+                await self._start_watching_pods(replace=replace)
+                return
+            except Exception as exc:
+                if time.monotonic() + pause > deadline:
+                    raise ClusterUnavailableError(
+                        f"The hub could not list the servers' pods ({exc}). Try again in a "
+                        "minute; if it persists, tell an administrator."
+                    ) from exc
+                self.log.info("Pod cache failed to start (%s); retrying", exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+                replace = True
+
+    async def _within_quota(self, plan: ServerPlan, cluster: Cluster) -> ServerPlan:
+        policy = self.policy
+        groups = [*policy.groups, *([policy.default_group] if policy.default_group else [])]
+        group = next(g for g in groups if g.name == plan.group.name)
+        if group.quota is None:
+            return plan
+        pods = await cluster.list_pods(group_selector(group.name))
+        usage = group_usage(pods, exclude=self.server_pod_name())
+        self.log.info("Group %s holds %s on the cluster (quota %s)", group.name, usage, group.quota)
+        return fit_quota(
+            plan=plan, groups=self.user_group_names, quota=group.quota, usage=usage, policy=policy
+        )
+
+    async def _create_pod(
+        self, cluster: Cluster, pod: dict[str, Any], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Create (or dry-run) ``pod``, replacing a leftover pod of the same name."""
+        name = pod["metadata"]["name"]
+        for _ in range(3):
+            try:
+                return await cluster.create_pod(pod, dry_run=dry_run)
+            except ConflictError:
+                # A pod of this name is a server the hub no longer tracks (or one
+                # still terminating): it is this user's, and it is in the way.
+                self.log.info("Replacing leftover pod %s", name)
+                await cluster.delete_pod(name)
+                await self._until_gone(cluster, name)
+        raise ConflictError(
+            f"A pod named {name} exists and could not be replaced; ask an administrator "
+            "to delete it."
+        )
+
+    async def _until_gone(self, cluster: Cluster, name: str) -> None:
+        deadline = time.monotonic() + self.k8s_api_request_retry_timeout
+        pause = 0.05
+        while await cluster.read_pod(name) is not None:
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    async def _until_reflected(self, key: str) -> None:
+        # KubeSpawner's poll() reads its shared pod cache: return only once that
+        # cache has seen the running pod too, or the hub could take it for dead.
+        deadline = time.monotonic() + self.k8s_api_request_timeout
+        while not self.is_pod_running(self.pod_reflector.pods.get(key)):
+            if time.monotonic() > deadline:
+                self.log.warning("Pod %s is ready but not yet in the pod cache", key)
+                return
+            await asyncio.sleep(0.01)
+
+    async def _clean_up(self, cluster: Cluster, pod_created: bool, claims: list[str]) -> None:
+        """Delete what a failed spawn created, so nothing is left behind."""
+        try:
+            if pod_created:
+                await cluster.delete_pod(self.pod_name)
+            for name in claims:
+                await cluster.delete_claim(name)
+        except MofangError:
+            self.log.exception("Could not clean up after %s's failed spawn", self.user.name)
+
+    # --- progress ------------------------------------------------------------------
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        async for event in super().progress():
+            yield event
+        sent = 0
+        percent = 20.0
+        while True:
+            messages = getattr(self, "_progress_messages", [])
+            while sent < len(messages):
+                percent += (90 - percent) / 4
+                yield {"progress": int(percent), "message": messages[sent]}
+                sent += 1
+            future = self._start_future
+            if future is None or future.done():
+                return
+            await asyncio.sleep(0.05)
