@@ -39,7 +39,14 @@ from mofang_spawner.errors import InvalidRequestError
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["LOCAL_SETTINGS", "create_search", "grid_values", "suggest"]
+__all__ = [
+    "LOCAL_SETTINGS",
+    "create_search",
+    "distributions",
+    "grid_size",
+    "grid_values",
+    "suggest",
+]
 
 #: Algorithm settings (Katib ``algorithmSettings`` names) each algorithm accepts locally.
 LOCAL_SETTINGS: dict[str, frozenset[str]] = {
@@ -122,6 +129,40 @@ def suggest(trial: optuna.trial.Trial, parameters: tuple[Parameter, ...]) -> dic
         else:
             values[p.name] = trial.suggest_categorical(p.name, list(p.values))
     return values
+
+
+def distributions(
+    parameters: tuple[Parameter, ...],
+) -> dict[str, optuna.distributions.BaseDistribution]:
+    """The distribution :func:`suggest` draws each parameter from (to rebuild a study)."""
+    from optuna.distributions import (
+        BaseDistribution,
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    result: dict[str, BaseDistribution] = {}
+    for p in parameters:
+        if isinstance(p, DoubleParameter):
+            log = p.distribution == "logUniform"
+            result[p.name] = FloatDistribution(p.min, p.max, log=log, step=None if log else p.step)
+        elif isinstance(p, IntParameter):
+            log = p.distribution == "logUniform"
+            result[p.name] = IntDistribution(
+                p.min, p.max, log=log, step=1 if log else (p.step or 1)
+            )
+        else:
+            result[p.name] = CategoricalDistribution(list(p.values))
+    return result
+
+
+def grid_size(parameters: tuple[Parameter, ...]) -> int:
+    """How many distinct trials a grid search over ``parameters`` has."""
+    size = 1
+    for p in parameters:
+        size *= len(grid_values(p))
+    return size
 
 
 def grid_values(p: Parameter) -> list[Any]:

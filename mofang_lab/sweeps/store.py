@@ -1,0 +1,271 @@
+"""The sweep store: SQLite, beside the job store in the user's storage, surviving restarts.
+
+Two tables: ``sweeps`` (the request as JSON, the notebook as it was when the
+sweep started, the state) and ``trials`` (one row per trial: the parameters
+the search chose, the job that runs it, every metric report, the final
+objective, whether early stopping ended it). A trial row is written *before*
+its job is submitted, so after a restart the runner knows every trial the
+search chose and submits none twice (its job carries the idempotency key
+``<sweep id>-<trial number>``). Every row names its owner, and every query
+is filtered by it. All access happens on the server's event loop thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mofang_lab.sweeps.records import BestTrial, SweepRecord, SweepState, TrialRecord, TrialState
+from mofang_lab.sweeps.request import SweepRequest
+from mofang_spawner.errors import ConfigurationError
+
+__all__ = ["SweepStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    notebook TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    request TEXT NOT NULL,
+    notebook_text TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS sweeps_owner_created ON sweeps (owner, created_at);
+CREATE TABLE IF NOT EXISTS trials (
+    sweep_id TEXT NOT NULL REFERENCES sweeps (id),
+    owner TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    job_id TEXT,
+    parameters TEXT NOT NULL,
+    state TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    reports TEXT NOT NULL DEFAULT '{}',
+    objective REAL,
+    early_stopped INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    PRIMARY KEY (sweep_id, number)
+);
+"""
+
+_TRIAL_FIELDS = frozenset({"job_id", "state", "message", "reports", "objective", "early_stopped"})
+
+
+def _time(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+class SweepStore:
+    """Sweeps and trials of every owner on this server; each call names the owner."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=10, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(
+                f"Cannot open the sweep store {path} ({exc}); set SweepService.store_path "
+                "to a writable file on a local disk."
+            ) from exc
+        self.path = path
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- writing ------------------------------------------------------------------
+
+    def insert(
+        self,
+        *,
+        sweep_id: str,
+        owner: str,
+        name: str,
+        notebook: str,
+        request: SweepRequest,
+        notebook_text: str,
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO sweeps (id, owner, name, notebook, state, request, notebook_text,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sweep_id,
+                    owner,
+                    name,
+                    notebook,
+                    SweepState.RUNNING,
+                    request.model_dump_json(),
+                    notebook_text,
+                    time.time(),
+                ),
+            )
+
+    def set_state(
+        self, owner: str, sweep_id: str, state: SweepState, *, reason: str, message: str
+    ) -> None:
+        finished = time.time() if state.terminal else None
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE sweeps SET state = ?, reason = ?, message = ?, finished_at = ?"
+                " WHERE id = ? AND owner = ?",
+                (state, reason, message, finished, sweep_id, owner),
+            )
+
+    def add_trial(
+        self, owner: str, sweep_id: str, number: int, parameters: dict[str, Any]
+    ) -> TrialRecord:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO trials (sweep_id, owner, number, parameters, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (sweep_id, owner, number, json.dumps(parameters), TrialState.PENDING, time.time()),
+            )
+        return self.trial(owner, sweep_id, number)
+
+    def update_trial(self, owner: str, sweep_id: str, number: int, **fields: Any) -> TrialRecord:
+        unknown = set(fields) - _TRIAL_FIELDS
+        if unknown:
+            raise ValueError(f"not trial fields: {sorted(unknown)}")
+        if "reports" in fields:
+            fields["reports"] = json.dumps(fields["reports"])
+        if "early_stopped" in fields:
+            fields["early_stopped"] = int(bool(fields["early_stopped"]))
+        columns = [f"{field} = ?" for field in fields]
+        values = list(fields.values())
+        state = fields.get("state")
+        if state is not None and TrialState(state).terminal:
+            columns.append("finished_at = COALESCE(finished_at, ?)")
+            values.append(time.time())
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE trials SET {', '.join(columns)}"  # noqa: S608 - checked column names
+                " WHERE sweep_id = ? AND number = ? AND owner = ?",
+                (*values, sweep_id, number, owner),
+            )
+        return self.trial(owner, sweep_id, number)
+
+    # --- reading ------------------------------------------------------------------
+
+    def get(self, owner: str, sweep_id: str, *, trials: bool = True) -> SweepRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM sweeps WHERE id = ? AND owner = ?", (sweep_id, owner)
+        ).fetchone()
+        return None if row is None else self._record(row, with_trials=trials)
+
+    def exists(self, sweep_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+        return row is not None
+
+    def sweeps_of(self, owner: str) -> list[SweepRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM sweeps WHERE owner = ? ORDER BY created_at DESC, rowid DESC", (owner,)
+        ).fetchall()
+        return [self._record(row, with_trials=False) for row in rows]
+
+    def running(self) -> list[tuple[str, str]]:
+        """(owner, sweep id) of every sweep still running: the ones to resume."""
+        rows = self._db.execute(
+            "SELECT owner, id FROM sweeps WHERE state = ? ORDER BY created_at",
+            (SweepState.RUNNING,),
+        ).fetchall()
+        return [(str(row["owner"]), str(row["id"])) for row in rows]
+
+    def request(self, owner: str, sweep_id: str) -> tuple[SweepRequest, str]:
+        """The stored request and the notebook's text as the sweep started."""
+        row = self._db.execute(
+            "SELECT request, notebook_text FROM sweeps WHERE id = ? AND owner = ?",
+            (sweep_id, owner),
+        ).fetchone()
+        return SweepRequest.model_validate_json(row["request"]), str(row["notebook_text"])
+
+    def trial(self, owner: str, sweep_id: str, number: int) -> TrialRecord:
+        row = self._db.execute(
+            "SELECT * FROM trials WHERE sweep_id = ? AND number = ? AND owner = ?",
+            (sweep_id, number, owner),
+        ).fetchone()
+        if row is None:  # callers pass ids they got from the store: a bug, not a request
+            raise LookupError(f"no trial {number} of sweep {sweep_id} of {owner}")
+        return _trial(row)
+
+    def trials(self, owner: str, sweep_id: str) -> list[TrialRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM trials WHERE sweep_id = ? AND owner = ? ORDER BY number",
+            (sweep_id, owner),
+        ).fetchall()
+        return [_trial(row) for row in rows]
+
+    def _record(self, row: sqlite3.Row, *, with_trials: bool) -> SweepRecord:
+        request = SweepRequest.model_validate_json(row["request"])
+        trials = self.trials(row["owner"], row["id"])
+        counts: dict[str, int] = {}
+        for trial in trials:
+            counts[trial.state] = counts.get(trial.state, 0) + 1
+        return SweepRecord(
+            id=row["id"],
+            owner=row["owner"],
+            name=row["name"],
+            notebook=row["notebook"],
+            state=SweepState(row["state"]),
+            reason=row["reason"],
+            message=row["message"],
+            settings=request.settings,
+            trial=request.trial,
+            created_at=datetime.fromtimestamp(row["created_at"], UTC),
+            finished_at=_time(row["finished_at"]),
+            best=best_trial(trials, maximize=request.settings.objective.type == "maximize"),
+            counts=counts,
+            trials=tuple(trials) if with_trials else (),
+        )
+
+
+def best_trial(trials: list[TrialRecord], *, maximize: bool) -> BestTrial | None:
+    """The succeeded trial with the best objective (the earliest of equals)."""
+    best: TrialRecord | None = None
+    for trial in trials:
+        if trial.state != TrialState.SUCCEEDED or trial.objective is None:
+            continue
+        if best is None or (
+            trial.objective > best.objective if maximize else trial.objective < best.objective  # type: ignore[operator]
+        ):
+            best = trial
+    if best is None or best.objective is None:
+        return None
+    return BestTrial(number=best.number, parameters=best.parameters, objective=best.objective)
+
+
+def _trial(row: sqlite3.Row) -> TrialRecord:
+    return TrialRecord(
+        number=row["number"],
+        job_id=row["job_id"],
+        parameters=json.loads(row["parameters"]),
+        state=TrialState(row["state"]),
+        message=row["message"],
+        reports=json.loads(row["reports"]),
+        objective=row["objective"],
+        early_stopped=bool(row["early_stopped"]),
+        created_at=datetime.fromtimestamp(row["created_at"], UTC),
+        finished_at=_time(row["finished_at"]),
+    )
