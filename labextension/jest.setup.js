@@ -6,3 +6,10 @@ if (
 ) {
   globalThis.DragEvent = class DragEvent extends globalThis.MouseEvent {};
 }
+
+// jsdom has no TextEncoder / TextDecoder, which the stream readers use.
+if (typeof globalThis.TextEncoder === 'undefined') {
+  const util = require('util');
+  globalThis.TextEncoder = util.TextEncoder;
+  globalThis.TextDecoder = util.TextDecoder;
+}

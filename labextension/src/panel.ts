@@ -25,6 +25,12 @@ export interface MofangPanelOptions {
    * available; mounts are then listed as plain text instead of buttons.
    */
   openFolder?: (path: string) => Promise<void>;
+  /**
+   * The jobs part (its own controller, started by the plugin so that its
+   * notifications work while the panel is closed). Shown above the
+   * environment, which then becomes a collapsible section.
+   */
+  jobs?: { node: HTMLElement };
 }
 
 /** Small DOM helper: element with an optional class and text. */
@@ -91,7 +97,21 @@ export class MofangPanel extends Widget {
     this._body.setAttribute('aria-live', 'polite');
 
     this.node.appendChild(header);
-    this.node.appendChild(this._body);
+    if (options.jobs) {
+      this.title.caption = 'Mofang: your jobs and environment';
+      this.node.appendChild(options.jobs.node);
+      // The environment rarely matters once the server runs: keep it one
+      // click away (a native <details>, so keyboard and screen readers work).
+      const details = el('details', 'jp-MofangPanel-environment');
+      details.open = true;
+      details.appendChild(
+        el('summary', 'jp-MofangPanel-summary', 'Environment')
+      );
+      details.appendChild(this._body);
+      this.node.appendChild(details);
+    } else {
+      this.node.appendChild(this._body);
+    }
   }
 
   /** Fetch the plan again and re-render. Never rejects. */
