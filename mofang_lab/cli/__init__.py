@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 #: Subcommand modules of ``mofang_lab.cli``, in the order ``--help`` lists them.
 #: Each has ``add_parser(subparsers)`` and sets ``run`` on its parser.
-_SUBCOMMANDS = ("demo",)
+_SUBCOMMANDS = ("demo", "plan", "submit", "jobs", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
