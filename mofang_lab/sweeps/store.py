@@ -15,15 +15,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mofang_lab.sqlite_store import SqliteStore, stored_time
 from mofang_lab.sweeps.records import BestTrial, SweepRecord, SweepState, TrialRecord, TrialState
 from mofang_lab.sweeps.request import SweepRequest
-from mofang_spawner.errors import ConfigurationError
 
 __all__ = ["SweepStore"]
 
@@ -62,38 +60,13 @@ CREATE TABLE IF NOT EXISTS trials (
 _TRIAL_FIELDS = frozenset({"job_id", "state", "message", "reports", "objective", "early_stopped"})
 
 
-def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-class SweepStore:
+class SweepStore(SqliteStore):
     """Sweeps and trials of every owner on this server; each call names the owner."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=10, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigurationError(
-                f"Cannot open the sweep store {path} ({exc}); set SweepService.store_path "
-                "to a writable file on a local disk."
-            ) from exc
-        self.path = path
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        super().__init__(
+            path, schema=_SCHEMA, what="sweep store", setting="SweepService.store_path"
+        )
 
     # --- writing ------------------------------------------------------------------
 
@@ -234,7 +207,7 @@ class SweepStore:
             settings=request.settings,
             trial=request.trial,
             created_at=datetime.fromtimestamp(row["created_at"], UTC),
-            finished_at=_time(row["finished_at"]),
+            finished_at=stored_time(row["finished_at"]),
             best=best_trial(trials, maximize=request.settings.objective.type == "maximize"),
             counts=counts,
             trials=tuple(trials) if with_trials else (),
@@ -267,5 +240,5 @@ def _trial(row: sqlite3.Row) -> TrialRecord:
         objective=row["objective"],
         early_stopped=bool(row["early_stopped"]),
         created_at=datetime.fromtimestamp(row["created_at"], UTC),
-        finished_at=_time(row["finished_at"]),
+        finished_at=stored_time(row["finished_at"]),
     )

@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from mofang_lab.backends.base import JobEvent, JobRecord, ReplicaStatus
 from mofang_lab.jobs.spec import JobSpec
 from mofang_lab.jobs.states import TERMINAL_JOB_STATES, JobState, ReplicaState
-from mofang_spawner.errors import ConfigurationError
+from mofang_lab.sqlite_store import SqliteStore, stored_time
 
 __all__ = ["JobStore", "ReplicaRuntime"]
 
@@ -110,38 +109,11 @@ class ReplicaRuntime:
         self.devices = devices
 
 
-def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-class JobStore:
+class JobStore(SqliteStore):
     """Jobs, replicas and events of every owner on this server."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=10, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigurationError(
-                f"Cannot open the job store {path} ({exc}); set LocalBackend.store_path "
-                "to a writable file on a local disk."
-            ) from exc
-        self.path = path
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        super().__init__(path, schema=_SCHEMA, what="job store", setting="LocalBackend.store_path")
 
     # --- writing ------------------------------------------------------------------
 
@@ -371,8 +343,8 @@ class JobStore:
             message=row["message"],
             folder=row["folder"],
             created_at=datetime.fromtimestamp(row["created_at"], UTC),
-            started_at=_time(row["started_at"]),
-            finished_at=_time(row["finished_at"]),
+            started_at=stored_time(row["started_at"]),
+            finished_at=stored_time(row["finished_at"]),
             restarts=row["restarts"],
             spec=JobSpec.model_validate_json(row["spec"]),
             replicas=tuple(
