@@ -1,4 +1,4 @@
-import { LabIcon, refreshIcon } from '@jupyterlab/ui-components';
+import { refreshIcon } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
@@ -15,6 +15,7 @@ import {
   mountLabel,
   mountLevelLabel
 } from './format';
+import { button, el } from './dom';
 import { mofangIcon } from './icon';
 
 export interface MofangPanelOptions {
@@ -31,38 +32,6 @@ export interface MofangPanelOptions {
    * environment, which then becomes a collapsible section.
    */
   jobs?: { node: HTMLElement };
-}
-
-/** Small DOM helper: element with an optional class and text. */
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-/** A real <button> (focusable, Enter/Space work) with an icon and a label. */
-function iconButton(
-  icon: LabIcon,
-  label: string,
-  onClick: () => void
-): HTMLButtonElement {
-  const button = el('button', 'jp-MofangPanel-button');
-  button.type = 'button';
-  button.appendChild(
-    icon.element({ tag: 'span', className: 'jp-MofangPanel-buttonIcon' })
-  );
-  button.appendChild(el('span', undefined, label));
-  button.addEventListener('click', onClick);
-  return button;
 }
 
 /**
@@ -86,10 +55,13 @@ export class MofangPanel extends Widget {
 
     const header = el('div', 'jp-MofangPanel-header');
     header.appendChild(el('h2', 'jp-MofangPanel-title', 'Mofang'));
-    this._refreshButton = iconButton(refreshIcon, 'Refresh', () => {
-      void this.refresh();
-    });
-    this._refreshButton.title = 'Reload your environment';
+    this._refreshButton = button(
+      'Refresh',
+      () => {
+        void this.refresh();
+      },
+      { icon: refreshIcon, title: 'Reload your environment' }
+    );
     header.appendChild(this._refreshButton);
 
     // aria-live so screen readers announce "loading" / errors / new content.
@@ -189,9 +161,13 @@ export class MofangPanel extends Widget {
     box.appendChild(el('h3', undefined, 'Could not load your environment'));
     box.appendChild(el('p', 'jp-MofangPanel-errorMessage', message));
     box.appendChild(
-      iconButton(refreshIcon, 'Retry', () => {
-        void this.refresh();
-      })
+      button(
+        'Retry',
+        () => {
+          void this.refresh();
+        },
+        { icon: refreshIcon }
+      )
     );
     return box;
   }
