@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from kubernetes_asyncio.config import kube_config
 from kubespawner import KubeSpawner, clients
 from traitlets.config import Config
 
+from benchmarks.stats import summary
 from mofang_lab.cli.plan import load_config
 from mofang_spawner.config import MofangPolicy
 from mofang_spawner.kubernetes.objects import pod_traits
@@ -300,15 +300,6 @@ def measure_concurrency(base: Path, levels: list[int]) -> dict[int, int]:
             if succeeded[level] < level:
                 break
     return succeeded
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
 
 
 def main() -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from benchmarks.stats import summary
 from tests.e2e.hub import Hub, free_port, running_hub
 
 OPTIONS = {"template": "pytorch", "cpu": "2", "memory_gib": "4", "gpus": "1"}
@@ -71,15 +71,6 @@ def bare_lab_seconds(workdir: Path) -> float:
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
 
 
 def main() -> int:

@@ -25,13 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.stats import summary
 from mofang_lab.client import MofangClient, ServerInfo
 from tests.jobs.notebooks import DDP_TRAINING, write_notebook
 from tests.jobs.server import Server, free_port, jupyter_server
@@ -115,15 +115,6 @@ def _timed(command: list[str], *, env: dict[str, str], cwd: Path) -> tuple[float
 def _check(output: str, command: list[str]) -> None:
     if "weights identical on 2 ranks" not in output:
         raise RuntimeError(f"{command[0]}: the training did not check out:\n{output[-2000:]}")
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "runs": len(values),
-    }
 
 
 def main() -> int:

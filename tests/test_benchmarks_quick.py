@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.e2e
-def test_spawn_local_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
-    out = tmp_path / "result.json"
+def run_benchmark(name: str, *args: str) -> str:
+    """Run ``benchmarks.<name> --quick ARGS``; its stdout, or a failure with its stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.spawn_local", "--quick", "--json", str(out)],
+        [sys.executable, "-m", f"benchmarks.{name}", "--quick", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -23,18 +23,24 @@ def test_spawn_local_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "ratio Mofang / plain" in result.stdout
+    return result.stdout
+
+
+@pytest.mark.e2e
+def test_spawn_local_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    assert "ratio Mofang / plain" in run_benchmark("spawn_local", "--json", str(out))
     assert out.read_text().count('"median"') == 3
 
 
+@pytest.mark.e2e
+def test_submit_local_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    assert "ratio mofang / torchrun" in run_benchmark("submit_local", "--json", str(out))
+    data = json.loads(out.read_text())
+    assert set(data["submit_local"]) == {"mofang", "torchrun", "by_hand"}
+    assert data["ratio"] > 0
+
+
 def test_plan_scale_benchmark_runs_in_quick_mode() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.plan_scale", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "per plan: median" in result.stdout
+    assert "per plan: median" in run_benchmark("plan_scale")
