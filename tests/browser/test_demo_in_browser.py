@@ -15,18 +15,14 @@ from typing import Any
 
 import pytest
 
+from tests.browser.chromium import launch, needs_chromium
 from tests.e2e.hub import Hub, running_hub
 
-CHROMIUM = os.environ.get("MOFANG_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM),
-        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium, or set MOFANG_CHROMIUM); "
-        "tests/e2e/test_local_hub.py covers the same flow over HTTP",
-    ),
+    needs_chromium("tests/e2e/test_local_hub.py covers the same flow over HTTP"),
 ]
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -41,17 +37,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(p)
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         yield context.new_page()
         context.close()

@@ -24,19 +24,15 @@ from typing import Any
 import nbformat
 import pytest
 
+from tests.browser.chromium import launch, needs_chromium
 from tests.browser.jobs_lab import Lab, running_lab
 from tests.jobs.notebooks import DDP_TRAINING, write_notebook
 
-CHROMIUM = os.environ.get("MOFANG_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM),
-        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium, or set MOFANG_CHROMIUM); "
-        "tests/jobs/ covers the jobs API over HTTP",
-    ),
+    needs_chromium("tests/jobs/ covers the jobs API over HTTP"),
 ]
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -102,17 +98,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def page(lab: Lab) -> Iterator[Any]:
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(p)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.set_default_timeout(60_000)
