@@ -141,7 +141,10 @@ class MofangLocalSpawner(MofangSpawnerMixin, LocalProcessSpawner):  # type: igno
         owner: Owner | None = None
         if self.run_as == "system-user":
             if os.geteuid() != 0:
-                raise ConfigurationError("run_as='system-user' needs the hub to run as root.")
+                raise ConfigurationError(
+                    "run_as='system-user' needs the hub to run as root; run the hub as root "
+                    "or set c.MofangLocalSpawner.run_as = 'hub-user'."
+                )
             owner = ensure_owner(
                 plan,
                 prefix=self.unix_group_prefix,
