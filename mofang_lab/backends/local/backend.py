@@ -36,8 +36,8 @@ from mofang_lab.backends.base import (
 from mofang_lab.backends.local.contract import Launch, hostfile_text, launches, ports_needed
 from mofang_lab.backends.local.gpus import devices_from_env, split_devices
 from mofang_lab.backends.local.logs import read_log
-from mofang_lab.backends.local.store import JobStore
 from mofang_lab.backends.local.supervisor import JobRun, RunSettings
+from mofang_lab.backends.store import JobStore
 from mofang_lab.jobs.ids import new_job_id
 from mofang_lab.jobs.spec import JobKind, JobSpec, replica_name
 from mofang_lab.jobs.states import JobState, ReplicaState

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from mofang_lab.backends.local import processes
 from mofang_lab.backends.local.contract import Launch
 from mofang_lab.backends.local.runner import start_ticks
-from mofang_lab.backends.local.store import JobStore, ReplicaRuntime
+from mofang_lab.backends.store import JobStore, ReplicaRuntime
 from mofang_lab.jobs.folder import JobFolder
 from mofang_lab.jobs.spec import MAIN_ROLE, JobSpec
 from mofang_lab.jobs.states import JobState, ReplicaState

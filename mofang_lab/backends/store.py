@@ -1,4 +1,4 @@
-"""The local backend's job store: SQLite, in the user's storage, surviving server restarts.
+"""The job store of every backend: SQLite, in the user's storage, surviving server restarts.
 
 SQLite (the standard library's) because the store needs exactly what it gives:
 atomic updates (a job and its first event are written together), a uniqueness
@@ -7,10 +7,12 @@ race, and a file that outlives the server. It lives in a hidden folder of the
 user's storage by default (``.mofang/jobs.sqlite``), beside the job folders.
 
 Three tables: ``jobs`` (one row per job: the spec as JSON, state, times),
-``replicas`` (one row per replica: state, restarts, exit code, and the runtime
-facts the supervisor needs after a restart: pid, process start time, attempt,
-GPU devices) and ``events`` (every state change, numbered, which is what the
-event stream replays). All access happens on the server's event loop thread.
+``replicas`` (one row per replica: state, restarts, exit code, and, for the
+local backend, the runtime facts its supervisor needs after a restart: pid,
+process start time, attempt, GPU devices) and ``events`` (every state change,
+numbered, which is what the event stream replays). The ``network`` column
+holds what a backend needs to find the job's processes again: ports
+locally, the custom resource on a cluster. All access happens on the server's event loop thread.
 """
 
 from __future__ import annotations
@@ -112,8 +114,8 @@ class ReplicaRuntime:
 class JobStore(SqliteStore):
     """Jobs, replicas and events of every owner on this server."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, schema=_SCHEMA, what="job store", setting="LocalBackend.store_path")
+    def __init__(self, path: Path, *, setting: str = "LocalBackend.store_path") -> None:
+        super().__init__(path, schema=_SCHEMA, what="job store", setting=setting)
 
     # --- writing ------------------------------------------------------------------
 
