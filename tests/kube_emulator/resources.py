@@ -102,6 +102,15 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         singular="ingress",
         short_names=("ing",),
     ),
+    ResourceType("batch", "v1", "jobs", "Job", status_subresource=True, singular="job"),
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", singular="role"),
+    ResourceType(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "RoleBinding",
+        singular="rolebinding",
+    ),
     ResourceType(
         "apiextensions.k8s.io",
         "v1",
