@@ -24,6 +24,8 @@ __all__ = [
     "GpuRequest",
     "GpuType",
     "GroupRef",
+    "JobGpuType",
+    "JobPolicy",
     "Mount",
     "OverLimit",
     "Placement",
@@ -319,6 +321,49 @@ class Placement(_Frozen):
     queue: str | None = None
 
 
+class JobGpuType(_Frozen):
+    """A GPU type the user's jobs may ask for, spelled the way a pod asks for it."""
+
+    name: str
+    display_name: str
+    kind: GpuKind
+    count_resource: str = Field(description="the extended resource counting GPUs")
+    extra_resources: dict[str, str] = Field(
+        default={}, description="resources asked with any count (virtual GPU memory, cores)"
+    )
+    node_selector: dict[str, str] = {}
+    tolerations: tuple[Toleration, ...] = ()
+    scheduler_name: str | None = None
+
+    def resources(self, count: int) -> dict[str, str]:
+        """What one container asks for to get ``count`` GPUs of this type."""
+        return {self.count_resource: str(count), **self.extra_resources}
+
+
+class JobPolicy(_Frozen):
+    """What the user's resource group allows their jobs: the hub's policy, carried along.
+
+    A job's replicas run on the group's node pool (CPU roles) or the chosen GPU
+    type's nodes (GPU replicas), in the group's Volcano queue, and each replica
+    gets at most what one server of the group may get.
+    """
+
+    replica_limits: Resources = Field(description="the most one replica may ask for")
+    quota: Resources | None = Field(default=None, description="the group's quota, all in all")
+    gpu_types: tuple[JobGpuType, ...] = Field(default=(), description="first = default")
+    node_selector: dict[str, str] = {}
+    tolerations: tuple[Toleration, ...] = ()
+    priority_class_name: str | None = None
+    scheduler_name: str | None = None
+    queue: str | None = None
+
+    def gpu_type(self, name: str | None) -> JobGpuType | None:
+        """The GPU type called ``name`` (None: the default), or None if the group has none."""
+        if name is None:
+            return self.gpu_types[0] if self.gpu_types else None
+        return next((t for t in self.gpu_types if t.name == name), None)
+
+
 class ServerPlan(_Frozen):
     """The answer of the planner: exactly what one notebook server gets."""
 
@@ -332,6 +377,9 @@ class ServerPlan(_Frozen):
     placement: Placement = Placement()
     corrections: tuple[str, ...] = ()
     backend: Literal["local", "kubernetes"] = "local"
+    jobs: JobPolicy | None = Field(
+        default=None, description="what the group allows jobs; None: plans of older hubs"
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json()

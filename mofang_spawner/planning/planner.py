@@ -17,6 +17,8 @@ from mofang_spawner.planning.models import (
     GpuRequest,
     GpuType,
     GroupRef,
+    JobGpuType,
+    JobPolicy,
     Mount,
     Placement,
     Policy,
@@ -128,6 +130,7 @@ def plan_server(user: str, groups: Sequence[str], choices: Choices, policy: Poli
         mounts=_mounts(user, mine, policy),
         placement=_placement(group, gpu_type if gpu else None),
         corrections=tuple(corrections),
+        jobs=_job_policy(group, policy),
     )
 
 
@@ -228,6 +231,36 @@ def _placement(group: ResourceGroup, gpu_type: GpuType | None) -> Placement:
         tolerations=tuple(tolerations),
         priority_class_name=group.priority_class_name,
         scheduler_name=scheduler,
+        queue=group.queue,
+    )
+
+
+def _job_policy(group: ResourceGroup, policy: Policy) -> JobPolicy:
+    by_name = {t.name: t for t in policy.gpu_types}
+    gpu_types = tuple(
+        JobGpuType(
+            name=t.name,
+            display_name=t.title,
+            kind=t.kind,
+            count_resource=t.count_resource,
+            extra_resources={
+                k: v for k, v in t.resource_requests(1).items() if k != t.count_resource
+            },
+            node_selector=dict(t.node_selector),
+            tolerations=t.tolerations,
+            scheduler_name=t.default_scheduler,
+        )
+        for t in (by_name[name] for name in group.gpu_types if name in by_name)
+    )
+    limits = group.limits if gpu_types else group.limits.model_copy(update={"gpus": 0})
+    return JobPolicy(
+        replica_limits=limits,
+        quota=group.quota,
+        gpu_types=gpu_types,
+        node_selector=dict(group.node_selector),
+        tolerations=group.tolerations,
+        priority_class_name=group.priority_class_name,
+        scheduler_name=group.scheduler_name,
         queue=group.queue,
     )
 

@@ -268,3 +268,32 @@ def test_plan_round_trips_through_json() -> None:
 
 def test_same_inputs_same_plan() -> None:
     assert plan(template="pytorch", cpu=99) == plan(template="pytorch", cpu=99)
+
+
+def test_the_plan_carries_what_the_group_allows_jobs() -> None:
+    got = plan_server("ann", ["vision"], Choices(), cluster_policy())
+    jobs = got.jobs
+    assert jobs is not None
+    assert jobs.queue == "vision" and jobs.priority_class_name == "team-normal"
+    assert jobs.node_selector == {"mofang.io/pool": "vision"}
+    assert jobs.replica_limits.gpus == 2 and jobs.replica_limits.cpu == 6
+    assert [t.name for t in jobs.gpu_types] == ["a100", "a100-1g", "hami-8g", "vc-4g"]
+    hami = jobs.gpu_type("hami-8g")
+    assert hami is not None and hami.scheduler_name == "hami-scheduler"
+    assert hami.resources(3) == {
+        "nvidia.com/gpu": "3",
+        "nvidia.com/gpumem": "8192",
+        "nvidia.com/gpucores": "30",
+    }
+    mig = jobs.gpu_type(None)
+    assert mig is not None and mig.name == "a100" and mig.resources(2) == {"nvidia.com/gpu": "2"}
+    assert jobs.gpu_type("h100") is None
+    # The placement of a CPU server says nothing about GPU nodes; the jobs policy does.
+    assert got.placement.node_selector == {"mofang.io/pool": "vision"}
+
+
+def test_a_group_without_gpu_types_allows_jobs_no_gpus() -> None:
+    got = plan_server("ann", ["nlp"], Choices(), cluster_policy())
+    assert got.jobs is not None
+    assert got.jobs.gpu_types == () and got.jobs.replica_limits.gpus == 0
+    assert got.jobs.scheduler_name == "volcano" and got.jobs.queue == "nlp"
