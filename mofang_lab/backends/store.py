@@ -198,6 +198,11 @@ class JobStore(SqliteStore):
             db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*values, job_id))  # noqa: S608 - fixed column names
             return self._event(db, row["owner"], job_id, state, reason, message, now)
 
+    def set_network(self, job_id: str, network: dict[str, Any]) -> None:
+        """Replace what the backend keeps to find the job's processes (or object) again."""
+        with self._transaction() as db:
+            db.execute("UPDATE jobs SET network = ? WHERE id = ?", (json.dumps(network), job_id))
+
     def note(self, job_id: str, *, reason: str, message: str) -> JobEvent:
         """An event that keeps the job's state (the server took the job up again, ...)."""
         with self._transaction() as db:

@@ -33,6 +33,7 @@ from mofang_lab.backends.base import (
     ReplicaStatus,
     SubmitResult,
 )
+from mofang_lab.backends.changes import Changes, stream_events
 from mofang_lab.backends.local.contract import Launch, hostfile_text, launches, ports_needed
 from mofang_lab.backends.local.gpus import devices_from_env, split_devices
 from mofang_lab.backends.local.logs import read_log
@@ -126,7 +127,7 @@ class LocalBackend(JobBackend):
         self._runs: dict[str, JobRun] = {}
         self._owner_locks: dict[str, asyncio.Lock] = {}
         self._start_lock = asyncio.Lock()
-        self._changed = asyncio.Event()
+        self._changes = Changes()
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -369,8 +370,7 @@ class LocalBackend(JobBackend):
 
     def _changed_now(self) -> None:
         # Wake every waiting stream; they re-read the store.
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changes.notify()
 
     # --- queries --------------------------------------------------------------------
 
@@ -433,20 +433,7 @@ class LocalBackend(JobBackend):
         if job_id is not None:
             await self.get(owner, job_id)
         await self.start()
-        return self._event_stream(owner, since, job_id)
-
-    async def _event_stream(
-        self, owner: str, since: int, job_id: str | None
-    ) -> AsyncIterator[JobEvent]:
-        last = since
-        while True:
-            changed = self._changed  # taken before reading, so no change is missed
-            for event in self.store.events_since(owner, last, job_id):
-                last = event.seq
-                yield event
-                if job_id is not None and event.state.terminal:
-                    return
-            await changed.wait()
+        return stream_events(self.store, self._changes, owner, since, job_id)
 
 
 def _free_ports(host: str, count: int) -> list[int]:

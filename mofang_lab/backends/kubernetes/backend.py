@@ -1,0 +1,479 @@
+"""``KubernetesBackend``: jobs as PyTorchJob, TFJob, MPIJob or Job objects on the cluster.
+
+The same interface as the local backend, so the magics, the CLI, the REST
+API and the sidebar do not change: ``c.MofangLabApp.backend_class =
+"mofang_lab.backends.kubernetes.KubernetesBackend"`` is the whole switch. A
+submit stores the job (the store keeps history), writes its folder into the
+user's storage (which every replica mounts) and creates the object in the
+namespace of the user's server, named by the job id, so a retried create
+finds its own object instead of making a second job. From then on the
+cluster says what runs (:mod:`.watching`); cancel deletes the object and,
+first, its pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from traitlets import Dict, Enum, Float, Int, List, Unicode, default
+
+from mofang_lab.backends.base import (
+    Capabilities,
+    JobBackend,
+    JobEvent,
+    JobRecord,
+    ReplicaStatus,
+    SubmitResult,
+)
+from mofang_lab.backends.changes import Changes, stream_events
+from mofang_lab.backends.kubernetes.client import ApiClient, JobCluster, connect
+from mofang_lab.backends.kubernetes.manifests import (
+    CONTAINER_NAMES,
+    JOB_KINDS,
+    ClusterJobSettings,
+    job_manifest,
+    job_selector,
+    operator_violations,
+)
+from mofang_lab.backends.kubernetes.watching import JobWatcher
+from mofang_lab.backends.store import JobStore
+from mofang_lab.environment import load_plan
+from mofang_lab.jobs.ids import new_job_id
+from mofang_lab.jobs.spec import KINDS, JobKind, JobSpec, replica_name
+from mofang_lab.jobs.states import JobState, ReplicaState
+from mofang_lab.jobs.submission import PreparedJob
+from mofang_spawner.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidRequestError,
+    MofangError,
+    NotFoundError,
+)
+from mofang_spawner.kubernetes.labels import USER_LABEL
+from mofang_spawner.kubernetes.storage import StorageSettings
+from mofang_spawner.planning import ServerPlan, safe_name
+
+__all__ = ["STORAGE_ENV", "KubernetesBackend"]
+
+#: The spawner hands the server its storage settings (JSON) in this variable.
+STORAGE_ENV = "MOFANG_STORAGE"
+_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class KubernetesBackend(JobBackend):
+    """Runs jobs through the Kubeflow operators (and batch Jobs), gang-scheduled by Volcano."""
+
+    name = "kubernetes"
+
+    store_path = Unicode(
+        ".mofang/kubernetes-jobs.sqlite",
+        config=True,
+        help="""The SQLite job store (history of the jobs submitted to the cluster). A relative
+        path is inside the server's root directory, the user's private storage.""",
+    )
+    namespace = Unicode(
+        config=True,
+        help="""The namespace jobs are created in. Default: the namespace of the server's own
+        pod (its service account's), else 'default'.""",
+    )
+
+    @default("namespace")
+    def _default_namespace(self) -> str:
+        try:
+            return _NAMESPACE_FILE.read_text().strip() or "default"
+        except OSError:
+            return "default"
+
+    kubeconfig = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="""A kubeconfig file to reach the cluster with. Default: the pod's service account
+        when the server runs in a pod, else $KUBECONFIG or ~/.kube/config.""",
+    )
+    kinds: List[str] = List(
+        Unicode(),
+        default_value=list(KINDS),
+        config=True,
+        help="""Job kinds offered. Leave out a kind whose operator is not installed (mpi without
+        mpi-operator v2beta1, for example); its jobs are then refused with a clear message.""",
+    )
+    gang_scheduler = Unicode(
+        "volcano",
+        allow_none=True,
+        config=True,
+        help="""The scheduler that gang-schedules jobs (the Training Operator must run with
+        --gang-scheduler-name set to it). None: no gang scheduling.""",
+    )
+    clean_pod_policy = Enum(
+        ["None", "Running", "All"],
+        default_value="Running",
+        config=True,
+        help="""Pods the operator deletes when a job finishes: 'Running' frees the GPUs of
+        replicas still running and keeps finished pods, whose logs users read.""",
+    )
+    ttl_seconds_after_finished = Int(
+        7 * 24 * 3600,
+        allow_none=True,
+        config=True,
+        help="""Seconds after which a finished job and its pods are deleted from the cluster
+        (their logs with them; the job's record stays). None: never.""",
+    )
+    default_image = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="The image of jobs submitted from a server that was not started from the hub.",
+    )
+    cpu_node_selector = Dict(
+        config=True,
+        help="""Node labels of the CPU pool, where parameter servers, the Chief, the MPI
+        launcher and CPU jobs run. Empty: the resource group's node pool.""",
+    )
+    python = Unicode("python", config=True, help="The Python interpreter in the job's image.")
+    mpi_worker_command = List(
+        Unicode(),
+        default_value=["/usr/sbin/sshd", "-De"],
+        config=True,
+        help="What an MPI worker runs: the SSH daemon mpirun reaches it through.",
+    )
+    job_service_account = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="The service account of job pods (they get no API token either way).",
+    )
+    storage = Dict(
+        config=True,
+        help=f"""Where the storage levels live on the cluster (the fields of c.MofangStorage).
+        Default: what the spawner put in ${STORAGE_ENV}; jobs mount exactly what the
+        notebook server mounts.""",
+    )
+
+    @default("storage")
+    def _default_storage(self) -> dict[str, Any]:
+        text = os.environ.get(STORAGE_ENV)
+        if not text:
+            return {}
+        try:
+            value: dict[str, Any] = json.loads(text)
+        except ValueError as exc:
+            raise ConfigurationError(f"{STORAGE_ENV} is not JSON; restart the server.") from exc
+        return value
+
+    request_timeout = Float(10.0, config=True, help="Seconds one API request may take.")
+    retry_timeout = Float(
+        30.0, config=True, help="Seconds a failing API call is retried (429, 5xx, timeouts)."
+    )
+    wait_check_interval = Float(
+        5.0,
+        config=True,
+        help="Seconds between two looks at why a waiting job waits (PodGroup, queue).",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._store: JobStore | None = None
+        self._api: ApiClient | None = None
+        self._cluster: JobCluster | None = None
+        self._watcher: JobWatcher | None = None
+        self._changes = Changes()
+        self._owner_locks: dict[str, asyncio.Lock] = {}
+        self._start_lock = asyncio.Lock()
+        self._started = False
+        self._plan: ServerPlan | None = load_plan()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    @property
+    def settings(self) -> ClusterJobSettings:
+        try:
+            storage = StorageSettings.model_validate(self.storage)
+            return ClusterJobSettings(
+                storage=storage,
+                jobs_dir=self.jobs_dir,
+                gang_scheduler=self.gang_scheduler,
+                clean_pod_policy=self.clean_pod_policy,
+                ttl_seconds_after_finished=self.ttl_seconds_after_finished,
+                default_image=self.default_image,
+                cpu_node_selector=self.cpu_node_selector,
+                python=self.python,
+                mpi_worker_command=tuple(self.mpi_worker_command),
+                service_account=self.job_service_account,
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"Invalid c.KubernetesBackend settings: {exc}") from exc
+
+    @property
+    def store(self) -> JobStore:
+        if self._store is None:
+            self._store = JobStore(
+                self.root / self.store_path, setting="KubernetesBackend.store_path"
+            )
+        return self._store
+
+    @property
+    def cluster(self) -> JobCluster:
+        assert self._cluster is not None, "KubernetesBackend.start() was not awaited"
+        return self._cluster
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._started:
+                return
+            self._api = await connect(self.kubeconfig)
+            self._cluster = JobCluster(
+                self._api,
+                self.namespace,
+                request_timeout=self.request_timeout,
+                retry_timeout=self.retry_timeout,
+                log=self.log,
+            )
+            selector = "app.kubernetes.io/managed-by=mofang"
+            if self._plan is not None:
+                selector += f",{USER_LABEL}={safe_name(self._plan.user)}"
+            self._watcher = JobWatcher(
+                cluster=self._cluster,
+                store=lambda: self.store,
+                selector=selector,
+                kinds=self.capabilities.kinds,
+                notify=self._changes.notify,
+                wait_check_interval=self.wait_check_interval,
+                log=self.log,
+            )
+            self._started = True
+            try:
+                await self._watcher.reconcile(self._create_object)
+            except MofangError as exc:
+                self.log.warning("Could not reconcile jobs with the cluster yet: %s", exc)
+            self._watcher.start()
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.stop()
+            self._watcher = None
+        if self._api is not None:
+            await self._api.close()
+            self._api = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._started = False
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            backend=self.name,
+            kinds=tuple(k for k in KINDS if k in self.kinds),
+            gpus=None,
+            images=True,
+            resource_limits=True,
+            follow_logs=True,
+            restart_policies=("Never", "OnFailure", "ExitCode"),
+            max_replicas=None,
+            survives_restart=True,
+        )
+
+    def unsupported_reason(self, kind: JobKind) -> str:
+        return " (its operator is not enabled: c.KubernetesBackend.kinds)"
+
+    # --- submit ---------------------------------------------------------------------
+
+    def manifest(self, spec: JobSpec, job_id: str, owner: str) -> dict[str, Any]:
+        """The object that runs ``spec``, checked against the operator's rules."""
+        obj = job_manifest(
+            spec=spec,
+            name=job_id,
+            namespace=self.namespace,
+            owner=owner,
+            plan=self._plan,
+            settings=self.settings,
+        )
+        problems = operator_violations(obj)
+        if problems:
+            raise InvalidRequestError("The job cannot run on the cluster: " + "; ".join(problems))
+        return obj
+
+    def describe(self, prepared: PreparedJob) -> builtins.list[dict[str, Any]]:
+        owner = self._plan.user if self._plan is not None else "<you>"
+        return [self.manifest(prepared.spec, new_job_id(prepared.spec.name), owner)]
+
+    async def submit(self, owner: str, prepared: PreparedJob) -> SubmitResult:
+        await self.start()
+        spec = prepared.spec
+        async with self._owner_locks.setdefault(owner, asyncio.Lock()):
+            if spec.idempotency_key is not None:
+                existing = self.store.find_by_key(owner, spec.idempotency_key)
+                if existing is not None:
+                    if existing.spec != spec:
+                        raise ConflictError(
+                            f"The idempotency key {spec.idempotency_key!r} was already used "
+                            f"for job {existing.id} with a different request; use a new key "
+                            "for a new job."
+                        )
+                    return SubmitResult(job=existing, created=False)
+            self.check_supported(spec)
+            job_id = self._fresh_id(spec.name)
+            self.manifest(spec, job_id, owner)  # refuses before anything is stored
+            record = self._new_record(owner, job_id, spec)
+            self.store.insert(record, network={"created": False}, devices={})
+            self._changes.notify()
+            folder = self.folder(job_id)
+            try:
+                folder.write(spec, prepared.snapshot)
+            except OSError as exc:
+                self._fail(job_id, "StorageError", f"The job folder could not be written: {exc}")
+                raise
+            await self._create_object(self.store.record(job_id))
+            return SubmitResult(job=self.store.record(job_id), created=True)
+
+    async def _create_object(self, record: JobRecord) -> None:
+        info = JOB_KINDS[record.kind]
+        obj = self.manifest(record.spec, record.id, record.owner)
+        try:
+            created = await self.cluster.create(info, obj)
+        except ConflictError:
+            # A create that timed out but happened: the object is ours if it says so.
+            created = await self.cluster.read(info, record.id) or {}
+            labels = (created.get("metadata") or {}).get("labels") or {}
+            if labels.get("mofang.io/job-id") != record.id:
+                self._fail(record.id, "NameTaken", f"An object named {record.id} exists.")
+                raise
+        except MofangError as exc:
+            self._fail(record.id, "CreateFailed", str(exc))
+            raise
+        uid = (created.get("metadata") or {}).get("uid", "")
+        self.store.set_network(record.id, {"created": True, "uid": uid, "kind": info.kind})
+
+    def _fail(self, job_id: str, reason: str, message: str) -> None:
+        self.store.set_job_state(job_id, JobState.FAILED, reason=reason, message=message)
+        for replica in self.store.record(job_id).replicas:
+            self.store.set_replica(job_id, replica.name, state=ReplicaState.STOPPED)
+        self._changes.notify()
+
+    def _fresh_id(self, name: str) -> str:
+        while True:
+            job_id = new_job_id(name)
+            if not self.store.exists(job_id) and not self.folder(job_id).path.exists():
+                return job_id
+
+    def _new_record(self, owner: str, job_id: str, spec: JobSpec) -> JobRecord:
+        folder = self.folder(job_id)
+        return JobRecord(
+            id=job_id,
+            owner=owner,
+            name=spec.name,
+            kind=spec.kind,
+            backend=self.name,
+            state=JobState.CREATED,
+            folder=self.relative(folder.path),
+            created_at=datetime.now(UTC),
+            spec=spec,
+            replicas=tuple(
+                ReplicaStatus(
+                    name=replica_name(role, index),
+                    type=role,
+                    index=index,
+                    state=ReplicaState.PENDING,
+                    log=f"pod log of {replica_name(role, index)}",
+                )
+                for role, index in spec.replicas()
+            ),
+        )
+
+    # --- queries --------------------------------------------------------------------
+
+    async def get(self, owner: str, job_id: str) -> JobRecord:
+        await self.start()
+        record = self.store.get(owner, job_id)
+        if record is None:
+            raise NotFoundError(f"You have no job {job_id!r}; `mofang jobs` lists yours.")
+        return record
+
+    async def list(self, owner: str) -> builtins.list[JobRecord]:
+        await self.start()
+        return self.store.jobs_of(owner)
+
+    async def cancel(self, owner: str, job_id: str) -> JobRecord:
+        record = await self.get(owner, job_id)
+        if record.state == JobState.CANCELLED:
+            return record
+        if record.state.terminal:
+            raise ConflictError(
+                f"Job {job_id} has already finished ({record.state}); there is nothing to cancel."
+            )
+        assert self._watcher is not None
+        self._watcher.cancelling.add(job_id)
+        try:
+            await self.cluster.delete(JOB_KINDS[record.kind], job_id)
+        except MofangError:
+            self._watcher.cancelling.discard(job_id)
+            raise
+        self.store.set_job_state(job_id, JobState.CANCELLED, reason="Cancelled")
+        for replica in self.store.record(job_id).replicas:
+            if not replica.state.finished:
+                self.store.set_replica(job_id, replica.name, state=ReplicaState.STOPPED)
+        self._changes.notify()
+        return self.store.record(job_id)
+
+    async def logs(
+        self, owner: str, job_id: str, replica: str | None, *, follow: bool
+    ) -> AsyncIterator[str]:
+        record = await self.get(owner, job_id)
+        name = replica or record.spec.main_replica
+        if all(r.name != name for r in record.replicas):
+            names = ", ".join(r.name for r in record.replicas)
+            raise NotFoundError(f"Job {job_id} has no replica {name!r}; its replicas: {names}.")
+        pod = await self._pod_of(record, name, wait=follow)
+        if pod is None:
+            if record.state.terminal:
+                raise NotFoundError(
+                    f"The pod of {name} of job {job_id} is gone from the cluster (deleted "
+                    "after the job finished), and its log with it."
+                )
+            return _nothing()
+        return self.cluster.pod_log(pod, CONTAINER_NAMES[record.kind], follow=follow)
+
+    async def _pod_of(self, record: JobRecord, name: str, *, wait: bool) -> str | None:
+        assert self._watcher is not None
+        while True:
+            known = self._watcher.pods.get(record.id) or {}
+            if not known:
+                for pod in await self.cluster.pods(job_selector(record.id)):
+                    known[pod["metadata"]["name"]] = pod
+            for pod_name, pod in known.items():
+                labels = pod["metadata"].get("labels") or {}
+                kind = str(labels.get("mofang.io/replica-type", "worker")).capitalize()
+                index = int(labels.get("training.kubeflow.org/replica-index", 0) or 0)
+                if (
+                    replica_name(_role(kind), index) == name
+                    and (pod.get("status") or {}).get("phase", "Pending") != "Pending"
+                ):
+                    return pod_name
+            if not wait or self.store.record(record.id).state.terminal:
+                return None
+            await self._watcher.changed(timeout=1.0)
+
+    async def events(
+        self, owner: str, *, since: int, job_id: str | None
+    ) -> AsyncIterator[JobEvent]:
+        if job_id is not None:
+            await self.get(owner, job_id)
+        await self.start()
+        return stream_events(self.store, self._changes, owner, since, job_id)
+
+
+def _role(name: str) -> Any:
+    return {"Ps": "PS"}.get(name, name)
+
+
+async def _nothing() -> AsyncIterator[str]:
+    return
+    yield  # an empty async generator
