@@ -114,10 +114,11 @@ class KubernetesBackend(JobBackend):
     )
     clean_pod_policy = Enum(
         ["None", "Running", "All"],
-        default_value="Running",
+        default_value="None",
         config=True,
-        help="""Pods the operator deletes when a job finishes: 'Running' frees the GPUs of
-        replicas still running and keeps finished pods, whose logs users read.""",
+        help="""Pods the operator deletes when a job finishes. 'None' (the operators' default)
+        keeps them, and their logs, until ttl_seconds_after_finished; 'Running' frees at once
+        the GPUs of replicas still running, whose logs are then lost.""",
     )
     ttl_seconds_after_finished = Int(
         7 * 24 * 3600,

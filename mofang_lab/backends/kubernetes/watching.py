@@ -133,10 +133,15 @@ class JobWatcher:
             return  # not a job of this server's store
         record = store.record(job_id)
         obj = self.objects.get(job_id)
-        if obj is None or record.state.terminal:
+        if obj is None:
             return
         view = read_job(obj, self.pods.get(job_id, {}).values())
-        changed = self._sync_replicas(record, view.replicas)
+        changed = self._sync_replicas(record, view.replicas, finished_only=record.state.terminal)
+        if record.state.terminal:
+            # The job's end is known; a pod's own end may still arrive after it.
+            if changed:
+                self.notify()
+            return
         reason, message = view.reason, view.message
         if view.state == JobState.CREATED:
             waiting = await self._waiting(job_id, record)
@@ -152,12 +157,12 @@ class JobWatcher:
         if changed:
             self.notify()
 
-    def _sync_replicas(self, record: JobRecord, views: Any) -> bool:
+    def _sync_replicas(self, record: JobRecord, views: Any, *, finished_only: bool) -> bool:
         changed = False
         by_name = {r.name: r for r in record.replicas}
         for view in views:
             current = by_name.get(view.name)
-            if current is None:
+            if current is None or (finished_only and not view.state.finished):
                 continue
             fields = {
                 "state": view.state,

@@ -37,7 +37,7 @@ class ClusterJobSettings(BaseModel):
         description="the scheduler that gang-schedules jobs; None: the cluster's default, "
         "no gang scheduling",
     )
-    clean_pod_policy: CleanPodPolicy = "Running"
+    clean_pod_policy: CleanPodPolicy = "None"
     ttl_seconds_after_finished: int | None = Field(default=7 * 24 * 3600, ge=0)
     default_image: str | None = Field(
         default=None, description="the image of jobs submitted from a server without a plan"
