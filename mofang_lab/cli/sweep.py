@@ -13,6 +13,9 @@ the metric trials report on stdout. The trial's job takes the job flags of
 ``mofang submit`` that make sense for every trial (``--kind``, ``--workers``,
 ``--gpus``, ``--env``, ``--timeout``, ...); ``--set NAME=VALUE`` fixes a
 variable of the parameters cell for every trial.
+
+``--backend kubernetes --dry-run`` needs no server: it prints the Katib
+``Experiment`` the sweep would be on a cluster (:mod:`.sweep_dryrun`).
 """
 
 from __future__ import annotations
@@ -175,9 +178,19 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     )
     trial.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     trial.add_argument("--timeout", type=float, metavar="SECONDS", help="fail a trial after this")
+    trial.add_argument("--image", help="the trials' image (default: the server's)")
     parser.add_argument("--name", help="sweep name (default: the notebook's name)")
     parser.add_argument(
         "--dry-run", action="store_true", help="check and show a trial's job; start nothing"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("local", "kubernetes"),
+        help="must match the server; kubernetes with --dry-run prints the Katib Experiment "
+        "without a server",
+    )
+    parser.add_argument(
+        "--namespace", help="kubernetes --dry-run: the Experiment's namespace (the server's)"
     )
     parser.add_argument("--wait", action="store_true", help="follow the sweep until it ends")
 
@@ -191,11 +204,18 @@ def request_from_args(args: argparse.Namespace, notebook: str) -> dict[str, Any]
         "nproc_per_node": None,
         "slots_per_worker": None,
     }
-    fixed |= {"restart_policy": "Never", "backoff_limit": 0, "backend": None, "name": None}
+    fixed |= {
+        "restart_policy": "Never",
+        "backoff_limit": 0,
+        "backend": getattr(args, "backend", None),
+        "name": None,
+    }
     job_flags = argparse.Namespace(**{**vars(args), **fixed, "param": args.set, "dry_run": False})
     trial = job_request(job_flags, notebook)
     for field in ("notebook", "name", "idempotency_key", "dry_run"):
         trial.pop(field, None)
+    if getattr(args, "image", None):
+        trial["image"] = args.image
     settings: dict[str, Any] = {
         "parameters": [parse_param(text) for text in args.param],
         "objective": _objective(args.objective, args.metric),
@@ -362,6 +382,12 @@ def _guarded(command: str, action: Any) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     def sweep() -> int:
+        if args.dry_run and args.backend == "kubernetes":
+            from mofang_lab.cli.sweep_dryrun import run_dry_run
+
+            body = request_from_args(args, str(Path(args.notebook).resolve()))
+            print(run_dry_run(args, body), end="")
+            return 0
         client = _client(args)
         result = client.create_sweep(request_from_args(args, str(Path(args.notebook).resolve())))
         if args.dry_run:

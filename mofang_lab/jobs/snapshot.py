@@ -14,6 +14,10 @@ runs the same thing and the user can see exactly what ran:
   that has any gets a short preamble that makes ``get_ipython()`` an IPython
   shell bound to the program's own globals, so it runs with plain ``python``
   (and therefore under ``torchrun`` and ``mpirun``) with the notebook's meaning.
+  A notebook with a cell tagged ``parameters`` gets, right after that cell
+  (and after the injected one), the step that applies ``MOFANG_PARAMETERS``:
+  how the trials of a sweep on a cluster, which share one snapshot, receive
+  their values (see :mod:`mofang_lab.jobs.parameters`).
 
 Everything here works on text in memory: a notebook that does not parse is an
 error before anything is written.
@@ -21,6 +25,7 @@ error before anything is written.
 
 from __future__ import annotations
 
+import ast
 import copy
 import re
 from collections.abc import Mapping
@@ -30,10 +35,16 @@ import nbformat
 from nbconvert import PythonExporter
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from mofang_lab.jobs.parameters import INJECTED_TAG, PARAMETERS_TAG, injected_source
+from mofang_lab.jobs.parameters import (
+    ENVIRONMENT_TAG,
+    INJECTED_TAG,
+    PARAMETERS_TAG,
+    environment_source,
+    injected_source,
+)
 from mofang_spawner.errors import InvalidRequestError
 
-__all__ = ["SKIP_TAG", "Snapshot", "snapshot_notebook"]
+__all__ = ["SKIP_TAG", "Snapshot", "assigned_names", "snapshot_notebook"]
 
 #: Cells with this tag stay in the notebook but are left out of the program.
 SKIP_TAG = "skip"
@@ -77,6 +88,7 @@ def snapshot_notebook(
         ) from exc
     _inject_parameters(notebook, parameters)
     program_notebook = copy.deepcopy(notebook)
+    _add_environment_step(program_notebook)
     program_notebook.cells = [
         _without_mofang_lines(cell)
         for cell in program_notebook.cells
@@ -111,6 +123,47 @@ def _inject_parameters(notebook: Any, parameters: Mapping[str, JsonValue]) -> No
     )
     cells.insert(position, injected)
     notebook.cells = cells
+
+
+def _add_environment_step(notebook: Any) -> None:
+    """Put the ``MOFANG_PARAMETERS`` step after the parameters cell and its injected cell."""
+    cells = notebook.cells
+    found = next((i for i, cell in enumerate(cells) if PARAMETERS_TAG in _tags(cell)), None)
+    if found is None:
+        return  # nothing a trial could set: a sweep refuses such a notebook
+    position = found + 1
+    if position < len(cells) and INJECTED_TAG in _tags(cells[position]):
+        position += 1
+    step = nbformat.v4.new_code_cell(  # type: ignore[no-untyped-call]
+        source=environment_source(assigned_names(cells[found].source)),
+        metadata={"tags": [ENVIRONMENT_TAG]},
+    )
+    cells.insert(position, step)
+
+
+def assigned_names(source: str) -> list[str]:
+    """Variables a cell assigns at top level (``NAME = ...``, ``NAME: T = ...``), in order.
+
+    IPython syntax (``%matplotlib inline``) is turned into Python first, as the
+    program does; a cell that still does not parse assigns nothing settable.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))  # type: ignore[no-untyped-call]
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for statement in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets = [statement.target]
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id not in names:
+                names.append(target.id)
+    return names
 
 
 def _without_mofang_lines(cell: Any) -> Any:

@@ -72,6 +72,9 @@ CONTAINER_NAMES: dict[JobKind, str] = {
     "python": "python",
 }
 
+#: Mofang's variables an MPI launcher hands on to the ranks it starts.
+_FORWARDED = ("MOFANG_JOB_ID", "MOFANG_JOB_DIR")
+
 #: Exit codes that fail a plain Job at once under the ``ExitCode`` restart policy (the
 #: operators' meaning: 1-127 are the program's own failures, 128+ signals and evictions).
 _PERMANENT_EXIT_CODES = list(range(1, 128))
@@ -171,13 +174,15 @@ def _template(spec: JobSpec, role: ReplicaType, inputs: PodInputs, *, gang: bool
         inputs=inputs,
         role=role,
         container=CONTAINER_NAMES[spec.kind],
-        command=_command(spec, role, inputs.settings),
+        command=_command(spec, role, inputs.settings, inputs.workdir),
         resources=resources,
         restart_policy=restart,
     )
 
 
-def _command(spec: JobSpec, role: ReplicaType, settings: ClusterJobSettings) -> list[str]:
+def _command(
+    spec: JobSpec, role: ReplicaType, settings: ClusterJobSettings, workdir: str
+) -> list[str]:
     python = settings.python
     if spec.kind == "pytorch" and spec.nproc_per_node is not None:
         # torchrun takes --nnodes, --node-rank, --nproc-per-node and the rendezvous
@@ -187,7 +192,25 @@ def _command(spec: JobSpec, role: ReplicaType, settings: ClusterJobSettings) -> 
         if role == "Worker":
             return list(settings.mpi_worker_command)
         ranks = spec.roles["Worker"].replicas * spec.slots_per_worker
-        return ["mpirun", "-np", str(ranks), "--bind-to", "none", python, PROGRAM]
+        # Ranks started over ssh see the worker's environment, not the launcher's: the
+        # job's own variables travel with -x, and each rank starts in the job folder.
+        forward = [
+            arg
+            for name in ("PYTHONUNBUFFERED", "PYTHONPATH", *_FORWARDED, *sorted(spec.env))
+            for arg in ("-x", name)
+        ]
+        return [
+            "mpirun",
+            "-np",
+            str(ranks),
+            "--bind-to",
+            "none",
+            "-wdir",
+            workdir,
+            *forward,
+            python,
+            PROGRAM,
+        ]
     return [python, PROGRAM]
 
 
