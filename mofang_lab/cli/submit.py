@@ -93,6 +93,12 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("notebook", type=Path, help="the notebook (.ipynb)")
     add_submit_arguments(parser)
+    parser.add_argument(
+        "--image", help="kubernetes --dry-run outside a server: the image to show (the server's)"
+    )
+    parser.add_argument(
+        "--namespace", help="kubernetes --dry-run: the objects' namespace (the server's)"
+    )
     add_server_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -160,8 +166,15 @@ def run(args: argparse.Namespace) -> int:
     from mofang_lab.client import MofangClient, find_server
 
     try:
-        client = MofangClient(find_server(args.url, args.token))
         request = request_from_args(args, str(args.notebook.resolve()))
+        if args.dry_run and args.backend == "kubernetes":
+            # Rendered here, from the same builder the server's backend uses: no
+            # server and no cluster needed.
+            from mofang_lab.cli.submit_dryrun import run_dry_run
+
+            print(run_dry_run(args, request), end="")
+            return 0
+        client = MofangClient(find_server(args.url, args.token))
         result = client.submit(request)
         if args.dry_run:
             print_dry_run(result)

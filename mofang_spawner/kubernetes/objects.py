@@ -24,7 +24,7 @@ from typing import Any
 from mofang_spawner.kubernetes.labels import server_annotations, server_labels
 from mofang_spawner.kubernetes.placement import pod_placement
 from mofang_spawner.kubernetes.quantities import GIB
-from mofang_spawner.kubernetes.storage import StorageSettings, volumes_and_mounts
+from mofang_spawner.kubernetes.storage import STORAGE_ENV, StorageSettings, volumes_and_mounts
 from mofang_spawner.planning import PLAN_ENV, ServerPlan
 
 __all__ = ["MERGED_TRAITS", "WORKSPACE_ENV", "literal", "pod_traits", "server_env"]
@@ -98,8 +98,13 @@ def pod_traits(
 
 
 def server_env(*, plan: ServerPlan, storage: StorageSettings) -> dict[str, str]:
-    """Environment of the notebook container: the plan itself and the workspace root."""
-    return {PLAN_ENV: plan.to_json(), WORKSPACE_ENV: storage.home_mount_path}
+    """Environment of the notebook container: the plan, the workspace root, the storage."""
+    return {
+        PLAN_ENV: plan.to_json(),
+        WORKSPACE_ENV: storage.home_mount_path,
+        # The job backend in the server mounts the same storage levels into job pods.
+        STORAGE_ENV: storage.model_dump_json(),
+    }
 
 
 def literal(value: Any) -> Any:

@@ -39,11 +39,16 @@ from mofang_spawner.kubernetes.labels import USER_LABEL
 from mofang_spawner.planning import Mount, ServerPlan, safe_name
 
 __all__ = [
+    "STORAGE_ENV",
     "StorageSettings",
     "claim_names",
     "user_claim_manifests",
     "volumes_and_mounts",
 ]
+
+#: The spawner hands the notebook server these settings (JSON) in this variable, so that
+#: the server's job backend mounts the same claims into job pods.
+STORAGE_ENV = "MOFANG_STORAGE"
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 _PREFIX = r"^[a-z0-9][-a-z0-9.]{0,100}$"

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import json
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from traitlets import Dict, Enum, Float, Int, List, Unicode, default
@@ -44,7 +41,7 @@ from mofang_lab.backends.kubernetes.manifests import (
 )
 from mofang_lab.backends.kubernetes.watching import JobWatcher
 from mofang_lab.backends.store import JobStore
-from mofang_lab.environment import load_plan
+from mofang_lab.environment import STORAGE_ENV, load_plan, load_storage, pod_namespace
 from mofang_lab.jobs.ids import new_job_id
 from mofang_lab.jobs.spec import KINDS, JobKind, JobSpec, replica_name
 from mofang_lab.jobs.states import JobState, ReplicaState
@@ -55,16 +52,13 @@ from mofang_spawner.errors import (
     InvalidRequestError,
     MofangError,
     NotFoundError,
+    PolicyError,
 )
 from mofang_spawner.kubernetes.labels import USER_LABEL
 from mofang_spawner.kubernetes.storage import StorageSettings
 from mofang_spawner.planning import ServerPlan, safe_name
 
-__all__ = ["STORAGE_ENV", "KubernetesBackend"]
-
-#: The spawner hands the server its storage settings (JSON) in this variable.
-STORAGE_ENV = "MOFANG_STORAGE"
-_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+__all__ = ["KubernetesBackend"]
 
 
 class KubernetesBackend(JobBackend):
@@ -86,10 +80,7 @@ class KubernetesBackend(JobBackend):
 
     @default("namespace")
     def _default_namespace(self) -> str:
-        try:
-            return _NAMESPACE_FILE.read_text().strip() or "default"
-        except OSError:
-            return "default"
+        return pod_namespace()
 
     kubeconfig = Unicode(
         None,
@@ -160,14 +151,7 @@ class KubernetesBackend(JobBackend):
 
     @default("storage")
     def _default_storage(self) -> dict[str, Any]:
-        text = os.environ.get(STORAGE_ENV)
-        if not text:
-            return {}
-        try:
-            value: dict[str, Any] = json.loads(text)
-        except ValueError as exc:
-            raise ConfigurationError(f"{STORAGE_ENV} is not JSON; restart the server.") from exc
-        return value
+        return load_storage()
 
     request_timeout = Float(10.0, config=True, help="Seconds one API request may take.")
     retry_timeout = Float(
@@ -321,6 +305,12 @@ class KubernetesBackend(JobBackend):
                         )
                     return SubmitResult(job=existing, created=False)
             self.check_supported(spec)
+            if self._plan is None:
+                raise PolicyError(
+                    "This server was not started by a Mofang hub, so there is no plan saying "
+                    "which storage holds your files: a job's pods could not read its folder. "
+                    "Start your server from the hub (a dry run still shows the objects)."
+                )
             job_id = self._fresh_id(spec.name)
             self.manifest(spec, job_id, owner)  # refuses before anything is stored
             record = self._new_record(owner, job_id, spec)

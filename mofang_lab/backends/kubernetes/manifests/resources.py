@@ -23,6 +23,9 @@ from mofang_spawner.planning import JobGpuType, JobPolicy, ServerPlan
 __all__ = ["RoleResources", "role_resources"]
 
 _GIB = 1024**3
+_PLAIN_GPU = JobGpuType(
+    name="gpu", display_name="GPU", kind="whole", count_resource="nvidia.com/gpu"
+)
 
 
 class RoleResources(BaseModel):
@@ -79,10 +82,9 @@ def _group(plan: ServerPlan | None) -> str:
 
 def _gpu_type(plan: ServerPlan | None, policy: JobPolicy | None) -> JobGpuType:
     if plan is None or policy is None:
-        raise PolicyError(
-            "GPU jobs need a server started from the hub, whose plan says which GPUs your "
-            "group may use; this server has none. Restart it from the hub."
-        )
+        # No hub policy to apply (a server not started by a Mofang hub): whole GPUs,
+        # wherever the cluster's own scheduler, quota and admission allow them.
+        return _PLAIN_GPU
     name = plan.gpu.type if plan.gpu is not None else None
     gpu_type = policy.gpu_type(name)
     if gpu_type is None:
