@@ -86,6 +86,8 @@ class FakeOperators:
         plural, field, _ = KINDS[obj["kind"]]
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         replicas = _replicas(obj, field)
+        if not replicas:
+            return  # nothing to run (the real operator would report the spec invalid)
         if obj["kind"] != "Job":
             self._condition(obj, "Created", f"{obj['kind']}Created", f"{name} is created.")
         template_spec = replicas[0][2]["spec"]

@@ -42,9 +42,17 @@ NODES = [
 
 
 def with_claims(kube: KubeEmulator) -> KubeEmulator:
-    """The claims the vision group's jobs mount (hub-config/kubernetes/storage)."""
+    """The claims the vision group's jobs mount, and its Volcano queue."""
     for name in ("mofang-users", "mofang-project-vision", "mofang-global"):
         kube.create(claim(name), namespace=NAMESPACE)
+    kube.create(
+        {
+            "apiVersion": "scheduling.volcano.sh/v1beta1",
+            "kind": "Queue",
+            "metadata": {"name": "vision"},
+            "spec": {"weight": 1, "capability": {"cpu": "64", "nvidia.com/gpu": "8"}},
+        }
+    )
     return kube
 
 

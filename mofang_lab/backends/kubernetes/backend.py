@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +60,9 @@ from mofang_spawner.kubernetes.storage import StorageSettings
 from mofang_spawner.planning import ServerPlan, safe_name
 
 __all__ = ["KubernetesBackend"]
+
+#: Seconds a queue found on the cluster is taken to exist without asking again.
+_QUEUE_CHECK_SECONDS = 60.0
 
 
 class KubernetesBackend(JobBackend):
@@ -174,6 +178,7 @@ class KubernetesBackend(JobBackend):
         self._start_lock = asyncio.Lock()
         self._started = False
         self._plan: ServerPlan | None = load_plan()
+        self._queue_seen = float("-inf")
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -313,6 +318,7 @@ class KubernetesBackend(JobBackend):
                 )
             job_id = self._fresh_id(spec.name)
             self.manifest(spec, job_id, owner)  # refuses before anything is stored
+            await self._check_queue()
             record = self._new_record(owner, job_id, spec)
             self.store.insert(record, network={"created": False}, devices={})
             self._changes.notify()
@@ -324,6 +330,23 @@ class KubernetesBackend(JobBackend):
                 raise
             await self._create_object(self.store.record(job_id))
             return SubmitResult(job=self.store.record(job_id), created=True)
+
+    async def _check_queue(self) -> None:
+        """Refuse a job whose group's Volcano queue does not exist (it would never start)."""
+        plan = self._plan
+        policy = plan.jobs if plan is not None else None
+        if plan is None or policy is None or not policy.queue or self.gang_scheduler is None:
+            return
+        now = time.monotonic()
+        if self._queue_seen > now - _QUEUE_CHECK_SECONDS:
+            return
+        if await self.cluster.queue(policy.queue) is None:
+            raise PolicyError(
+                f"The Volcano queue '{policy.queue}' of group '{plan.group.name}' does "
+                "not exist on the cluster (or Volcano is not installed), so the job could "
+                "never start. Ask an administrator to create the queue."
+            )
+        self._queue_seen = now
 
     async def _create_object(self, record: JobRecord) -> None:
         info = JOB_KINDS[record.kind]

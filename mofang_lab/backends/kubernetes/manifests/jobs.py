@@ -107,6 +107,11 @@ def job_manifest(
     annotations = job_annotations(owner=owner, group=group, notebook=spec.notebook, name=spec.name)
     gang = settings.gang_scheduler is not None and info.replica_specs is not None
     check_quota(spec=spec, plan=plan)
+    if spec.kind == "mpi" and spec.restart_policy == "ExitCode":
+        raise InvalidRequestError(
+            "mpi jobs restart with Never or OnFailure only (the MPI operator has no ExitCode "
+            "policy); choose one of them."
+        )
     inputs = PodInputs(
         job_id=name,
         image=_image(spec, plan, settings),
@@ -167,9 +172,9 @@ def _template(spec: JobSpec, role: ReplicaType, inputs: PodInputs, *, gang: bool
             f"job with {inputs.settings.gang_scheduler}. Submit it with a GPU type scheduled "
             "by Volcano, or as a single-process job."
         )
-    restart = spec.restart_policy
-    if spec.kind == "python":
-        restart = "OnFailure" if spec.restart_policy == "OnFailure" else "Never"
+    # ExitCode is the operators' policy, not a Pod's: the operators run such pods with
+    # Never and restart them themselves (a batch Job through its podFailurePolicy).
+    restart = "Never" if spec.restart_policy == "ExitCode" else spec.restart_policy
     return pod_template(
         inputs=inputs,
         role=role,

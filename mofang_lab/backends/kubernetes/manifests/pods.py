@@ -131,7 +131,9 @@ def _env(inputs: PodInputs, role: ReplicaType) -> list[Obj]:
         "MOFANG_JOB_DIR": inputs.workdir,
         "MOFANG_REPLICA_TYPE": role,
     }
-    env: list[Obj] = [{"name": k, "value": v} for k, v in sorted(fixed.items())]
+    # The kubelet expands $(NAME) in a value and turns $$ into $: every $ is doubled so
+    # that the process sees the value exactly as given, as it does on the local backend.
+    env: list[Obj] = [{"name": k, "value": v.replace("$", "$$")} for k, v in sorted(fixed.items())]
     # The operators label each pod with its index; a plain Job has one replica, index 0.
     env.append(
         {

@@ -12,9 +12,10 @@ builders make (in tests) and on every object the backend is about to create:
 * PyTorchJob: replica types Master and Worker only, exactly 1 Master, and a
   container named ``pytorch`` in every replica;
 * TFJob: replica types Chief, Master, PS, Worker, Evaluator; at most 1 Chief
-  (or Master); a container named ``tensorflow`` in every replica;
+  or Master, not both; a container named ``tensorflow`` in every replica;
 * MPIJob (v2beta1): replica types Launcher and Worker, exactly 1 Launcher;
-  ``slotsPerWorker`` at least 1;
+  ``slotsPerWorker`` at least 1; restart policies Never or OnFailure only; the
+  last worker's pod name ``<job>-worker-<n-1>`` a DNS-1123 label;
 * every kind: restart policies and ``cleanPodPolicy`` among the operators'
   values, ``minAvailable`` not above the replica count;
 * ``runPolicy.schedulingPolicy.queue`` is immutable (a CEL rule of the
@@ -32,6 +33,8 @@ __all__ = ["operator_violations", "update_violations"]
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _RESTART_POLICIES = frozenset({"Always", "OnFailure", "Never", "ExitCode"})
+#: mpi-operator v2beta1 validation: validRestartPolicies.
+_MPI_RESTART_POLICIES = frozenset({"OnFailure", "Never"})
 _CLEAN_POD_POLICIES = frozenset({"None", "Running", "All"})
 
 _RULES: dict[str, tuple[str, frozenset[str], dict[str, tuple[int, int]], str | None]] = {
@@ -74,7 +77,8 @@ def operator_violations(obj: Mapping[str, Any]) -> list[str]:
             problems.append(
                 f"{kind} has no replica type {role!r} (only {', '.join(sorted(types))})"
             )
-        if replica.get("restartPolicy", "Never") not in _RESTART_POLICIES:
+        allowed = _MPI_RESTART_POLICIES if kind == "MPIJob" else _RESTART_POLICIES
+        if replica.get("restartPolicy", "Never") not in allowed:
             problems.append(f"{role}: restartPolicy {replica.get('restartPolicy')!r} is unknown")
         names = [c.get("name") for c in _containers(replica)]
         if container is not None and container not in names:
@@ -84,6 +88,17 @@ def operator_violations(obj: Mapping[str, Any]) -> list[str]:
         if not low <= count <= high:
             want = f"exactly {low}" if low == high else f"at most {high}"
             problems.append(f"a {kind} has {want} {role} replica (got {count})")
+    if kind == "TFJob" and "Chief" in replicas and "Master" in replicas:
+        problems.append("a TFJob has a Chief or a Master replica, not both")
+    if kind == "MPIJob" and not _name_problems(kind, name):
+        # mpi-operator validateMPIJobName: pods are named up to <job>-worker-<replicas - 1>.
+        workers = int((replicas.get("Worker") or {}).get("replicas", 1))
+        last = f"{name}-worker-{max(workers, 1) - 1}"
+        if len(last) > 63 or not _DNS_1123_LABEL.match(last):
+            problems.append(
+                f"the MPIJob's last worker would be named {last!r}, which is not a DNS-1123 "
+                "label of at most 63 characters; choose a shorter name"
+            )
     if kind == "MPIJob" and int(spec.get("slotsPerWorker", 1)) < 1:
         problems.append("an MPIJob needs slotsPerWorker of at least 1")
     run = spec.get("runPolicy") or {}
