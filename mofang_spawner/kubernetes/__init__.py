@@ -3,8 +3,10 @@
 ``c.JupyterHub.spawner_class = "mofang"`` (the entry point) selects it. The
 package is layered like the rest of the spawner: pure builders that turn a
 ``ServerPlan`` into pod fields and claims (``labels``, ``storage``,
-``placement``, ``objects``), the pure live-quota count (``quota``) and the
-pure reading of a starting pod (``events``), none of which import an API
+``placement``, ``objects``), the user's identity and entitlements for the
+cluster-side guard of jobs (``identity``, ``entitlements``), the pure
+live-quota count (``quota``) and the pure reading of a starting pod
+(``events``), none of which import an API
 client (an import-linter contract checks it); then the one module that talks
 to the API (``cluster``), the wait on a new pod (``waiting``), the spawner
 itself (``spawner``) and the offline rendering behind ``mofang plan``

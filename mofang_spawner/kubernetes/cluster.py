@@ -3,7 +3,10 @@
 :class:`Cluster` wraps the ``CoreV1Api`` client KubeSpawner already holds and
 offers the few calls a Mofang spawn makes beyond KubeSpawner's own: list a
 group's pods (the live quota), create with a server-side dry run first,
-create and delete pods and claims, and watch one pod and its events.
+create and delete pods and claims, watch one pod and its events, and make
+sure the user's identity exists (their service account, its RoleBinding to
+the jobs Role, and their entitlements in the namespace's ConfigMap, through
+the same client's ``RbacAuthorizationV1Api`` where needed).
 Bodies and answers are plain dicts (no model classes: listing a busy
 namespace stays cheap).
 
@@ -27,6 +30,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import aiohttp
+from kubernetes_asyncio.client import RbacAuthorizationV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from mofang_spawner.errors import (
@@ -100,9 +104,11 @@ class Cluster:
         request_timeout: float,
         retry_timeout: float,
         log: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+        rbac_api: Any = None,
     ) -> None:
         # The generated client is untyped; its calls are checked here instead.
         self._api: Any = api
+        self._rbac_api: Any = rbac_api
         self.namespace = namespace
         self.request_timeout = request_timeout
         self.retry_timeout = retry_timeout
@@ -183,6 +189,79 @@ class Cluster:
                 name,
                 self.namespace,
             )
+
+    # --- the user's identity ------------------------------------------------------
+
+    async def create_service_account(self, account: dict[str, Any]) -> bool:
+        """Create ``account``; False if it exists already (it is kept as it is)."""
+        name = account["metadata"]["name"]
+        try:
+            await self._call(
+                f"create service account {name}",
+                self._api.create_namespaced_service_account,
+                self.namespace,
+                account,
+            )
+        except ConflictError:
+            return False
+        return True
+
+    async def create_role_binding(self, binding: dict[str, Any]) -> bool:
+        """Create ``binding``; False if one of that name exists already (it is kept)."""
+        name = binding["metadata"]["name"]
+        try:
+            await self._call(
+                f"create role binding {name}",
+                self._rbac.create_namespaced_role_binding,
+                self.namespace,
+                binding,
+            )
+        except ConflictError:
+            return False
+        return True
+
+    async def record_entitlements(self, config_map: dict[str, Any]) -> None:
+        """Set the keys of ``config_map``'s data in the ConfigMap of its name, creating it.
+
+        A merge patch of the keys only: the other users' keys are left alone,
+        and two hubs (or two spawns) writing at once cannot undo each other.
+        """
+        name = config_map["metadata"]["name"]
+        patch = {"data": config_map.get("data") or {}}
+        for _ in range(2):
+            try:
+                await self._patch_config_map(name, patch)
+                return
+            except NotFoundError:
+                pass
+            try:
+                await self._call(
+                    f"create ConfigMap {name}",
+                    self._api.create_namespaced_config_map,
+                    self.namespace,
+                    config_map,
+                )
+                return
+            except ConflictError:
+                # Created meanwhile by another spawn: patch it.
+                continue
+        await self._patch_config_map(name, patch)
+
+    async def _patch_config_map(self, name: str, patch: dict[str, Any]) -> None:
+        await self._call(
+            f"update ConfigMap {name}",
+            self._api.patch_namespaced_config_map,
+            name,
+            self.namespace,
+            patch,
+            _content_type="application/merge-patch+json",
+        )
+
+    @property
+    def _rbac(self) -> Any:
+        if self._rbac_api is None:
+            self._rbac_api = RbacAuthorizationV1Api(self._api.api_client)
+        return self._rbac_api
 
     # --- watching ---------------------------------------------------------------
 

@@ -22,6 +22,7 @@ __all__ = [
     "GPUS_LABEL",
     "GPU_TYPE_LABEL",
     "GROUP_LABEL",
+    "MANAGED_BY_LABEL",
     "PREFIX",
     "TEMPLATE_LABEL",
     "USER_LABEL",
@@ -37,6 +38,8 @@ USER_LABEL = PREFIX + "user"
 GROUP_LABEL = PREFIX + "group"
 #: The environment template's name (already a valid label value).
 TEMPLATE_LABEL = PREFIX + "template"
+#: The standard label naming the tool that manages an object; Mofang's objects say ``mofang``.
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 #: How many GPUs the pod asks for ("0" for a CPU server).
 GPUS_LABEL = PREFIX + "gpus"
 #: The GPU type's name; absent on a CPU server.

@@ -10,15 +10,22 @@ is the order of a spawn:
 2. count what the group holds on the cluster and fit the plan in the group's
    quota (``quota.py``), under a per-group lock so two spawns from this hub
    cannot both take the last GPU;
-3. ask the API server with a dry run whether it would accept the pod (and a
+3. make sure the user's identity exists (``identity.py``,
+   ``entitlements.py``): their service account, which the pod runs as and
+   whose token the job backend in the pod submits jobs with, its binding to
+   the namespace's jobs Role, and what their jobs may use, recorded first
+   for the cluster's guard; on by default (``user_service_accounts``);
+4. ask the API server with a dry run whether it would accept the pod (and a
    new user claim), so a namespace ResourceQuota or an admission policy
    refusal is a message, not a pod stuck Pending; then create them;
-4. wait on a watch of the pod and its events (``waiting.py``): ready as soon
+5. wait on a watch of the pod and its events (``waiting.py``): ready as soon
    as the watch says so and the server's port answers, or failed early with
    the reason (``events.py``).
 
 Whatever fails after something was created, the pod and any claim made by
-this spawn are deleted again. Stopping, polling and state are KubeSpawner's.
+this spawn are deleted again; the user's identity is kept (it is theirs, like
+their files, and their running jobs may still need it). Stopping, polling and
+state are KubeSpawner's.
 """
 
 from __future__ import annotations
@@ -31,19 +38,32 @@ from typing import Any
 
 from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
-from traitlets import Bool, Float, List, Unicode, default
+from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, validate
 
 from mofang_spawner.errors import ConflictError, MofangError
 from mofang_spawner.kubernetes.cluster import Cluster, ClusterUnavailableError
 from mofang_spawner.kubernetes.config import MofangStorage
+from mofang_spawner.kubernetes.entitlements import (
+    ENTITLEMENTS_CONFIG_MAP,
+    entitlements_config_map,
+    namespace_entitlements,
+    user_entitlements,
+)
 from mofang_spawner.kubernetes.events import SpawnTracker
+from mofang_spawner.kubernetes.identity import (
+    DEFAULT_SERVICE_ACCOUNT_PREFIX,
+    JOBS_ROLE,
+    role_binding_manifest,
+    service_account_manifest,
+    service_account_name,
+)
 from mofang_spawner.kubernetes.labels import group_selector
 from mofang_spawner.kubernetes.objects import MERGED_TRAITS, pod_traits, server_env
 from mofang_spawner.kubernetes.quota import fit_quota, group_usage
 from mofang_spawner.kubernetes.storage import StorageSettings, user_claim_manifests
 from mofang_spawner.kubernetes.waiting import port_answers, wait_for_server
 from mofang_spawner.mixin import MofangSpawnerMixin, spawn_exception
-from mofang_spawner.planning import ServerPlan, safe_name
+from mofang_spawner.planning import ServerPlan, member_groups, safe_name
 
 __all__ = ["MofangSpawner"]
 
@@ -117,6 +137,81 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
         "'--' + the escaped server name for named servers).",
     )
 
+    user_service_accounts = Bool(
+        True,
+        config=True,
+        help="""Run each user's server as a service account of that user
+        (service_account_prefix + the escaped user name), created on spawn if missing
+        together with a RoleBinding to the namespace's jobs Role (jobs_role), and record
+        what the user's jobs may use (claims, queues, node pools, priority classes) in the
+        entitlements_config_map, which the cluster's guard checks every job against
+        (hub-config/kubernetes/jobs). The token is mounted in the server's pod: the job
+        backend submits the user's jobs with it, and the user holds it too, which is why
+        it carries only the user's own rights. Install hub-config/kubernetes/jobs first
+        (the hub needs its Role to create these objects). Off: the pod runs as
+        KubeSpawner.service_account (by default without any token) and cannot submit
+        jobs to the cluster.""",
+    )
+
+    service_account_prefix = Unicode(
+        DEFAULT_SERVICE_ACCOUNT_PREFIX,
+        config=True,
+        help="Prefix of the users' service accounts, followed by the escaped user name. The "
+        "guard applies to service accounts of this prefix only: change its matchConditions "
+        "(hub-config/kubernetes/jobs/guard.yaml) with it.",
+    )
+
+    jobs_role = Unicode(
+        JOBS_ROLE,
+        config=True,
+        help="The Role (in the spawner's namespace) each user's service account is bound to: "
+        "what the job backend may do (hub-config/kubernetes/jobs/rbac.yaml). The hub needs "
+        "the 'bind' verb on it.",
+    )
+
+    entitlements_config_map = Unicode(
+        ENTITLEMENTS_CONFIG_MAP,
+        config=True,
+        help="The ConfigMap (in the spawner's namespace) where the hub records each user's "
+        "entitlements on spawn, one key per user and field; the guard's binding names it as "
+        "its parameter (paramRef.name), so change both together.",
+    )
+
+    job_service_accounts = List(
+        Unicode(),
+        ["default"],
+        config=True,
+        help="Service accounts the pods of users' jobs may run as (a pod that names none runs "
+        "as 'default'); the guard refuses any other. Add the job backend's own, if "
+        "c.KubernetesBackend.service_account names one.",
+    )
+
+    job_node_selector = Dict(
+        value_trait=Unicode(),
+        default_value={},
+        config=True,
+        help="Node labels (key: value) every user's job pods may select, beside their groups' "
+        "node pools and GPU types' labels: for example the job backend's "
+        "cpu_node_selector. The hub's own KubeSpawner.node_selector is allowed as well.",
+    )
+
+    job_tolerations = List(
+        Dict(),
+        config=True,
+        help="Tolerations every user's job pods may have, beside those of their groups and GPU "
+        "types (and the hub's KubeSpawner.tolerations), as a pod spells them: "
+        "{key, operator, value, effect}.",
+    )
+
+    @validate("service_account_prefix")
+    def _valid_prefix(self, proposal: Any) -> str:
+        value: str = proposal["value"]
+        try:
+            service_account_name(user="x", prefix=value)
+        except ValueError as exc:
+            raise TraitError(f"MofangSpawner.service_account_prefix: {exc}") from exc
+        return value
+
     @default("events_enabled")
     def _no_event_reflector(self) -> bool:
         # Each spawn watches its own pod's events (waiting.py); KubeSpawner's
@@ -159,6 +254,11 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
         for name, value in traits.items():
             setattr(self, name, value)
         self.pod_name = self.server_pod_name()
+        if self.user_service_accounts:
+            self.service_account = self.user_service_account()
+            # Said explicitly: a chart or hub setting that hides the token would
+            # leave the job backend without its credentials.
+            self.automount_service_account_token = True
         self.dns_name = self.dns_name_template.format(namespace=self.namespace, name=self.pod_name)
 
     def get_env(self) -> dict[str, str]:
@@ -193,6 +293,63 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
         labels = {**self.common_labels, "app.kubernetes.io/managed-by": "mofang"}
         return user_claim_manifests(plan=plan, storage=self.storage, labels=labels)
 
+    def user_service_account(self) -> str:
+        """The name of this spawner's user's service account."""
+        return service_account_name(user=self.user.name, prefix=self.service_account_prefix)
+
+    def identity_manifests(self, plan: ServerPlan) -> list[dict[str, Any]]:
+        """The user's entitlements ConfigMap (their keys), service account and RoleBinding."""
+        account = self.user_service_account()
+        configured = self._configured or {}
+        node_selector = {**(configured.get("node_selector") or {}), **self.job_node_selector}
+        # KubeSpawner takes tolerations as a list, or as a dict of them.
+        hub_tolerations = configured.get("tolerations") or []
+        if isinstance(hub_tolerations, dict):
+            hub_tolerations = list(hub_tolerations.values())
+        tolerations = [*hub_tolerations, *self.job_tolerations]
+        entitlements = user_entitlements(
+            plan=plan,
+            groups=member_groups(self.user_group_names, self.policy),
+            gpu_types=self.policy.gpu_types,
+            storage=self.storage,
+            schedulers=self.volcano_scheduler_names,
+            node_selector=node_selector,
+            tolerations=tolerations,
+        )
+        data = {
+            **namespace_entitlements(
+                job_service_accounts=self.job_service_accounts,
+                volcano_schedulers=self.volcano_scheduler_names,
+            ),
+            **entitlements.data(account),
+        }
+        labels = {**self.common_labels}
+        return [
+            entitlements_config_map(data=data, name=self.entitlements_config_map, labels=labels),
+            service_account_manifest(user=self.user.name, name=account, labels=labels),
+            role_binding_manifest(
+                user=self.user.name,
+                service_account=account,
+                namespace=self.namespace,
+                role=self.jobs_role,
+                labels=labels,
+            ),
+        ]
+
+    async def _ensure_identity(self, cluster: Cluster, plan: ServerPlan) -> None:
+        """Record the user's entitlements, then make sure their account and binding exist.
+
+        Entitlements first: the guard refuses every job of an account without
+        them, so a spawn that fails halfway never leaves an account with rights
+        and no limits.
+        """
+        config_map, account, binding = self.identity_manifests(plan)
+        await cluster.record_entitlements(config_map)
+        if await cluster.create_service_account(account):
+            self.log.info("Created service account %s", account["metadata"]["name"])
+        if await cluster.create_role_binding(binding):
+            self.log.info("Bound %s to Role %s", account["metadata"]["name"], self.jobs_role)
+
     # --- a spawn -------------------------------------------------------------------
 
     async def _start(self) -> str:
@@ -209,6 +366,8 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
             async with lock:
                 plan = await self._within_quota(plan, cluster)
                 pod, claims = await self.render(plan)
+                if self.user_service_accounts:
+                    await self._ensure_identity(cluster, plan)
                 if self.dry_run:
                     for claim in claims:
                         await cluster.create_claim(claim, dry_run=True)

@@ -19,6 +19,9 @@ pytestmark = pytest.mark.e2e
 
 PODS = "/api/v1/namespaces/default/pods"
 EVENTS = "/api/v1/namespaces/default/events"
+CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
+ACCOUNTS = "/api/v1/namespaces/default/serviceaccounts"
+BINDINGS = "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings"
 
 
 def signature(method: str, path: str, query: dict[str, list[str]]) -> tuple[str, str, str]:
@@ -39,6 +42,13 @@ def test_a_spawn_and_a_stop_make_exactly_these_requests(
         seen = [signature(r.method, r.path, r.query) for r in emulator.kube.requests]
     writes = [s for s in seen if s[0] != "GET"]
     assert writes == [
+        # Mofang: the user's identity. The entitlements are patched in, and the
+        # ConfigMap created since it does not exist yet; then the account and its
+        # binding to the jobs Role (a 409 on a later spawn).
+        ("PATCH", f"{CONFIGMAPS}/mofang-entitlements", ""),
+        ("POST", CONFIGMAPS, ""),
+        ("POST", ACCOUNTS, ""),
+        ("POST", BINDINGS, ""),
         ("POST", PODS, "dryRun=All"),
         ("POST", PODS, ""),
         # KubeSpawner's stop, with its default grace period.
