@@ -4,6 +4,10 @@
 // JupyterLab request carries) instead of EventSource, which cannot send them.
 // Both pieces take their I/O as arguments so they can be tested without a
 // server or real timers.
+//
+// The stream carries job events and sweep events. Each kind is numbered by
+// its own store, so the stream's position is a cursor of both numbers,
+// "<job seq>:<sweep seq>", sent as each event's id and sent back to resume.
 
 export interface ServerSentEvent {
   id: string | null;
@@ -90,14 +94,46 @@ export function backoffDelay(
 
 export type ConnectionState = 'connecting' | 'open' | 'lost' | 'stopped';
 
+/** A position in the stream: the last job event and the last sweep event seen. */
+export interface Cursor {
+  jobs: number;
+  sweeps: number;
+}
+
+/** "12:5" → {jobs: 12, sweeps: 5}; a plain "12" is {jobs: 12, sweeps: 0}. */
+export function parseCursor(text: string | null): Cursor | null {
+  const match = /^(\d+)(?::(\d+))?$/.exec((text ?? '').trim());
+  if (!match) {
+    return null;
+  }
+  return { jobs: Number(match[1]), sweeps: Number(match[2] ?? 0) };
+}
+
+export function formatCursor(cursor: Cursor): string {
+  return `${cursor.jobs}:${cursor.sweeps}`;
+}
+
+/** Whether `next` is past `last` (either number grew): an event not seen yet. */
+export function isAfter(next: Cursor, last: Cursor): boolean {
+  return next.jobs > last.jobs || next.sweeps > last.sweeps;
+}
+
+/** Both positions, each the further one. */
+export function furthest(a: Cursor, b: Cursor): Cursor {
+  return {
+    jobs: Math.max(a.jobs, b.jobs),
+    sweeps: Math.max(a.sweeps, b.sweeps)
+  };
+}
+
 export interface EventStreamOptions {
-  /** Opens the stream after `since`; resolves with the response body reader. */
+  /** Opens the stream after the cursor `since`; resolves with the body reader. */
   open: (
-    since: number,
+    since: string,
     signal: AbortSignal
   ) => Promise<ReadableStreamDefaultReader<Uint8Array>>;
-  /** One parsed event with its sequence number (the `id:`). */
-  onEvent: (event: ServerSentEvent, seq: number) => void;
+  /** One parsed event, not seen before. */
+  onEvent: (event: ServerSentEvent) => void;
   onState?: (state: ConnectionState, error?: unknown) => void;
   /** Injected for tests. */
   setTimer?: (callback: () => void, ms: number) => unknown;
@@ -107,7 +143,7 @@ export interface EventStreamOptions {
 
 /**
  * One long-lived connection to the event stream. When the stream ends or
- * fails it reconnects after a backoff delay, resuming after the last `seq`
+ * fails it reconnects after a backoff delay, resuming after the last cursor
  * it saw, so no event is lost or delivered twice.
  */
 export class ReconnectingEventStream {
@@ -119,16 +155,17 @@ export class ReconnectingEventStream {
     return this._state;
   }
 
-  /** The last sequence number received (0: none yet). */
-  get lastSeq(): number {
-    return this._lastSeq;
+  /** The position after the last event received ("0:0": none yet). */
+  get cursor(): string {
+    return formatCursor(this._last);
   }
 
-  start(since = 0): void {
+  /** Connect, resuming after `since` (a cursor such as the lists' positions). */
+  start(since = '0:0'): void {
     if (this._running) {
       return;
     }
-    this._lastSeq = Math.max(this._lastSeq, since);
+    this._last = furthest(this._last, parseCursor(since) ?? this._last);
     this._running = true;
     void this._connect();
   }
@@ -163,7 +200,7 @@ export class ReconnectingEventStream {
     this._setState('connecting');
     let failure: unknown = null;
     try {
-      const reader = await this._options.open(this._lastSeq, abort.signal);
+      const reader = await this._options.open(this.cursor, abort.signal);
       this._setState('open');
       const decoder = new TextDecoder();
       const parser = new SseParser();
@@ -177,13 +214,14 @@ export class ReconnectingEventStream {
         for (const event of parser.push(
           decoder.decode(value, { stream: true })
         )) {
-          const seq = Number(event.id);
-          if (Number.isInteger(seq) && seq > this._lastSeq) {
-            this._lastSeq = seq;
-          } else if (Number.isInteger(seq) && seq <= this._lastSeq) {
+          const cursor = parseCursor(event.id);
+          if (cursor && !isAfter(cursor, this._last)) {
             continue; // already seen
           }
-          this._options.onEvent(event, seq);
+          if (cursor) {
+            this._last = furthest(this._last, cursor);
+          }
+          this._options.onEvent(event);
         }
       }
     } catch (reason) {
@@ -211,7 +249,7 @@ export class ReconnectingEventStream {
   private _options: EventStreamOptions;
   private _state: ConnectionState = 'stopped';
   private _running = false;
-  private _lastSeq = 0;
+  private _last: Cursor = { jobs: 0, sweeps: 0 };
   private _attempt = 0;
   private _abort: AbortController | null = null;
   private _timer: unknown = null;

@@ -13,13 +13,19 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { fetchEnvironment } from './api';
 import { mofangIcon } from './icon';
-import { JobsClient } from './jobs';
+import { JobRecord, JobsClient } from './jobs';
 import { JobsView } from './jobsview';
 import { MofangPanel } from './panel';
 import { submitNotebookDialog } from './submitdialog';
+import { fieldsFromJob, rerunBase } from './submitform';
+import { sweepNotebookDialog } from './sweepdialog';
+import { SweepsClient } from './sweeps';
 
 /** Command id of "Submit notebook as job…". */
 export const SUBMIT_COMMAND = 'mofang:submit-notebook';
+
+/** Command id of "Sweep notebook…". */
+export const SWEEP_COMMAND = 'mofang:sweep-notebook';
 
 /**
  * Adds the "Mofang" panel to the left sidebar: the user's jobs, kept up to
@@ -63,8 +69,38 @@ const plugin: JupyterFrontEndPlugin<void> = {
       : undefined;
 
     const client = new JobsClient(app.serviceManager.serverSettings);
+    const sweeps = new SweepsClient(client);
+    const editAndRerun = (job: JobRecord): Promise<JobRecord | null> =>
+      submitNotebookDialog({
+        notebook: job.spec.notebook,
+        fields: fieldsFromJob(job),
+        base: rerunBase(job),
+        title: `Re-run ${job.name} with changes`,
+        save: () => Promise.resolve(), // the notebook is read as it is saved now
+        submit: request => client.submit(request)
+      });
+    // Apply best writes the notebook's file: an open copy is saved first (so
+    // nothing typed is lost) and reloaded after, so that it shows the new values.
+    const openNotebook = (path: string): NotebookPanel | undefined =>
+      notebooks?.find(panel => panel.context.path === path);
+    const saveNotebook = async (path: string): Promise<void> => {
+      const open = openNotebook(path);
+      if (open?.context.model.dirty) {
+        await open.context.save();
+      }
+    };
+    const notebookChanged = async (path: string): Promise<void> => {
+      const open = openNotebook(path);
+      if (open && !open.context.model.dirty) {
+        await open.context.revert();
+      }
+    };
     const jobs = new JobsView({
       client,
+      sweeps,
+      editAndRerun,
+      saveNotebook,
+      notebookChanged,
       openFolder,
       openFile: async (path: string): Promise<void> => {
         await app.commands.execute('docmanager:open', { path });
@@ -117,6 +153,46 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: SUBMIT_COMMAND, category: 'Mofang' });
+
+    const sweep = async (notebook: NotebookPanel): Promise<void> => {
+      const context = notebook.context;
+      try {
+        const created = await sweepNotebookDialog({
+          notebook: context.path,
+          save: async () => {
+            if (context.model.dirty) {
+              await context.save();
+            }
+          },
+          describe: path => sweeps.describe(path),
+          create: request => sweeps.create(request)
+        });
+        if (created) {
+          jobs.addSweep(created);
+          jobs.showSweep(created.id);
+          app.shell.activateById(panel.id);
+        }
+      } catch (reason) {
+        // The notebook cannot be swept as it is (no cell tagged "parameters", ...).
+        await showErrorMessage(
+          'Cannot sweep this notebook',
+          reason instanceof Error ? reason : String(reason)
+        );
+      }
+    };
+    app.commands.addCommand(SWEEP_COMMAND, {
+      label: 'Sweep notebook…',
+      caption:
+        'Search values of the variables of the cell tagged “parameters”, one job per trial',
+      isEnabled: () => notebooks.currentWidget !== null,
+      execute: async () => {
+        const current = notebooks.currentWidget;
+        if (current) {
+          await sweep(current);
+        }
+      }
+    });
+    palette?.addItem({ command: SWEEP_COMMAND, category: 'Mofang' });
     app.docRegistry.addWidgetExtension('Notebook', {
       createNew: (notebook: NotebookPanel) => {
         const button = new ToolbarButton({
@@ -129,6 +205,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
           }
         });
         notebook.toolbar.insertItem(10, 'mofangSubmit', button);
+        return button;
+      }
+    });
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (notebook: NotebookPanel) => {
+        const button = new ToolbarButton({
+          label: 'Sweep',
+          tooltip: 'Sweep notebook…',
+          className: 'jp-MofangSweepButton',
+          onClick: () => {
+            void sweep(notebook);
+          }
+        });
+        notebook.toolbar.insertItem(11, 'mofangSweep', button);
         return button;
       }
     });

@@ -125,3 +125,10 @@ export function sortJobs(jobs: JobRecord[]): JobRecord[] {
     (a, b) => Date.parse(b.created_at) - Date.parse(a.created_at)
   );
 }
+
+/** "3m ago · ran 12s": when a job was submitted and how long it ran. */
+export function jobTimeText(job: JobRecord, now: number): string {
+  const age = formatAge(job.created_at, now);
+  const duration = jobDuration(job, now);
+  return duration ? `${age} · ran ${duration}` : age;
+}

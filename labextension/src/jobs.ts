@@ -39,6 +39,8 @@ export interface JobSpec {
   timeout_seconds: number | null;
   restart_policy: string;
   backoff_limit: number;
+  /** Trials' jobs carry "<sweep id>-<trial number>". */
+  idempotency_key?: string | null;
 }
 
 export interface ReplicaStatus {
@@ -179,11 +181,20 @@ export class JobsClient {
     return response;
   }
 
-  async list(): Promise<JobRecord[]> {
+  /** Your jobs, newest first, and the number of the latest job event. */
+  async load(): Promise<{ jobs: JobRecord[]; eventSeq: number }> {
     const response = await this.request(this.url(), { method: 'GET' });
     const body: unknown = await response.json();
     const jobs = isObject(body) && Array.isArray(body.jobs) ? body.jobs : [];
-    return jobs.map(parseJob);
+    const seq = isObject(body) ? body.event_seq : 0;
+    return {
+      jobs: jobs.map(parseJob),
+      eventSeq: typeof seq === 'number' ? seq : 0
+    };
+  }
+
+  async list(): Promise<JobRecord[]> {
+    return (await this.load()).jobs;
   }
 
   async get(jobId: string): Promise<JobRecord> {
@@ -215,11 +226,11 @@ export class JobsClient {
     return this.url(jobId, 'logs') + query;
   }
 
-  /** URL of the event stream after `since`. */
-  eventsUrl(since: number): string {
+  /** URL of the event stream after the cursor `since` ("<job seq>:<sweep seq>"). */
+  eventsUrl(since: string): string {
     return (
       URLExt.join(this.settings.baseUrl, EVENTS_ENDPOINT) +
-      URLExt.objectToQueryString({ since: String(since) })
+      URLExt.objectToQueryString({ since })
     );
   }
 }

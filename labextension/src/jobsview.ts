@@ -1,50 +1,47 @@
-// The jobs part of the Mofang panel: the user's jobs (newest first) kept up
-// to date by the events stream, and the detail of one job (replicas, logs,
-// folder, cancel, re-run). Plain DOM like the environment part; the I/O is
-// injected so the view can be driven with fakes.
-import { Notification } from '@jupyterlab/apputils';
-
-import { el, button } from './dom';
+// The jobs part of the Mofang panel: the user's jobs and sweeps (newest
+// first) kept up to date by the one events stream, and the detail of one of
+// them (jobdetail.ts, sweepdetail.ts). Plain DOM like the environment part;
+// the I/O is injected so the view can be driven with fakes.
+import { el } from './dom';
 import {
   ConnectionState,
   ReconnectingEventStream,
   ServerSentEvent
 } from './events';
-import {
-  formatAge,
-  isTerminal,
-  jobDuration,
-  replicaCount,
-  rolesSummary,
-  stateClass,
-  stateLabel
-} from './jobformat';
-import { JobRecord, JobsClient, ReplicaStatus, parseJobEvent } from './jobs';
+import { JobDetail } from './jobdetail';
+import { isTerminal, jobTimeText } from './jobformat';
+import { JobEvent, JobRecord, JobsClient } from './jobs';
+import { renderConnection, renderList, toast } from './jobslist';
 import { JobStore } from './jobstore';
-import { newIdempotencyKey, rerunRequest } from './submitform';
+import { routeEvent } from './routing';
+import { SweepDetail } from './sweepdetail';
+import { sweepSummary } from './sweepformat';
+import { SweepEvent, SweepRecord, SweepsClient } from './sweeps';
+import { SweepStore } from './sweepstore';
+import { message } from './viewparts';
 
 export interface JobsViewOptions {
   client: JobsClient;
+  /** The sweeps API; without it the panel shows jobs only. */
+  sweeps?: SweepsClient;
   /** Open a file (the job's notebook snapshot) in JupyterLab. */
   openFile?: (path: string) => Promise<void>;
   /** Show a folder in the file browser. */
   openFolder?: (path: string) => Promise<void>;
   /** Bring the Mofang panel to the front (from a notification). */
   reveal?: () => void;
+  /** The submit dialog filled in from a job; the new job, or null. */
+  editAndRerun?: (job: JobRecord) => Promise<JobRecord | null>;
+  /** Save a notebook where it is open with unsaved changes (before apply best). */
+  saveNotebook?: (path: string) => Promise<void>;
+  /** A notebook was rewritten on disk (apply best): reload it where it is open. */
+  notebookChanged?: (path: string) => Promise<void>;
 }
 
 /** How often ages and running durations are redrawn; no request is made. */
 const CLOCK_MS = 5000;
 
-function badge(state: string): HTMLElement {
-  const node = el('span', stateClass(state), stateLabel(state));
-  node.setAttribute('aria-label', `State: ${stateLabel(state)}`);
-  return node;
-}
-
-function message(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
-}
+type Selection = { kind: 'job' | 'sweep'; id: string };
 
 export class JobsView {
   readonly node: HTMLElement;
@@ -53,7 +50,7 @@ export class JobsView {
     this._options = options;
     this._client = options.client;
     this.node = el('section', 'jp-MofangJobs');
-    this.node.setAttribute('aria-label', 'Jobs');
+    this.node.setAttribute('aria-label', 'Jobs and sweeps');
 
     const header = el('div', 'jp-MofangJobs-header');
     header.appendChild(el('h3', 'jp-MofangPanel-sectionTitle', 'Jobs'));
@@ -65,11 +62,49 @@ export class JobsView {
     this._body = el('div', 'jp-MofangJobs-body');
     this.node.appendChild(this._body);
 
+    this._jobDetail = new JobDetail({
+      client: this._client,
+      back: () => this.show(null),
+      refresh: jobId => this._refreshJob(jobId),
+      updated: job => {
+        this._store.put(job);
+        this._render();
+      },
+      submitted: job => {
+        this.add(job);
+        this.show(job.id);
+      },
+      rerender: () => this._render(),
+      timeText: job => this._timeText(job),
+      editAndRerun: options.editAndRerun,
+      openFile: options.openFile,
+      openFolder: options.openFolder
+    });
+    const sweeps = options.sweeps;
+    this._sweepDetail = sweeps
+      ? new SweepDetail({
+          client: sweeps,
+          back: () => this.show(null),
+          refresh: sweepId => this._refreshSweep(sweepId),
+          updated: sweep => {
+            this._sweeps.put(sweep, true);
+            this._render();
+          },
+          showJob: jobId => this.show(jobId),
+          saveNotebook: options.saveNotebook,
+          notebookChanged: options.notebookChanged
+        })
+      : null;
+
     this._stream = new ReconnectingEventStream({
       open: async (since, signal) => {
         const response = await this._client.request(
           this._client.eventsUrl(since),
-          { method: 'GET', signal, cache: 'no-store' }
+          {
+            method: 'GET',
+            signal,
+            cache: 'no-store'
+          }
         );
         if (!response.body) {
           throw new Error('The browser cannot read streamed responses');
@@ -85,22 +120,36 @@ export class JobsView {
     return this._store;
   }
 
-  /** The id of the job whose detail is shown, or null for the list. */
-  get selected(): string | null {
-    return this._selected;
+  get sweepStore(): SweepStore {
+    return this._sweeps;
   }
 
-  /** Load the list, then follow the events. Call once. */
+  /** The id of the job whose detail is shown, or null. */
+  get selected(): string | null {
+    return this._selected?.kind === 'job' ? this._selected.id : null;
+  }
+
+  /** The id of the sweep whose detail is shown, or null. */
+  get selectedSweep(): string | null {
+    return this._selected?.kind === 'sweep' ? this._selected.id : null;
+  }
+
+  /**
+   * Load the lists, then follow the events from where they left off. Call once.
+   */
   async start(): Promise<void> {
     this._renderList();
     this._clock = setInterval(() => this._tick(), CLOCK_MS);
-    await this._loadList();
-    this._stream.start(0);
+    const [jobs, sweeps] = await Promise.all([
+      this._loadList(),
+      this._loadSweeps()
+    ]);
+    this._stream.start(`${jobs}:${sweeps}`);
   }
 
   dispose(): void {
     this._stream.stop();
-    this._followAbort?.abort();
+    this._jobDetail.dispose();
     if (this._clock !== null) {
       clearInterval(this._clock);
     }
@@ -112,39 +161,78 @@ export class JobsView {
     this._render();
   }
 
+  /** A sweep the user just started: show it without waiting for its event. */
+  addSweep(sweep: SweepRecord): void {
+    this._sweeps.put(sweep, true);
+    this._render();
+  }
+
   /** Show a job's detail (from the list, a notification or a submission). */
   show(jobId: string | null): void {
-    if (this._selected !== jobId) {
-      this._followAbort?.abort();
-      this._followAbort = null;
-      this._logReplica = null;
-    }
-    this._selected = jobId;
-    this._render();
+    this._select(jobId ? { kind: 'job', id: jobId } : null);
     if (jobId) {
       void this._refreshJob(jobId);
     }
   }
 
-  private async _loadList(): Promise<void> {
+  /** Show a sweep's detail, with its trials. */
+  showSweep(sweepId: string): void {
+    this._select({ kind: 'sweep', id: sweepId });
+    void this._refreshSweep(sweepId);
+  }
+
+  private _select(selection: Selection | null): void {
+    const same =
+      this._selected?.kind === selection?.kind &&
+      this._selected?.id === selection?.id;
+    if (!same) {
+      this._jobDetail.reset();
+      this._sweepDetail?.reset();
+    }
+    this._selected = selection;
+    this._render();
+  }
+
+  /** Loads the jobs; the number of their latest event (0 when it failed). */
+  private async _loadList(): Promise<number> {
+    let seq = 0;
     try {
-      this._store.reset(await this._client.list());
+      const { jobs, eventSeq } = await this._client.load();
+      this._store.reset(jobs);
+      seq = eventSeq;
       this._listError = '';
     } catch (reason) {
       this._listError = message(reason);
     }
     this._loaded = true;
     this._render();
+    return seq;
+  }
+
+  private async _loadSweeps(): Promise<number> {
+    if (!this._options.sweeps) {
+      return 0;
+    }
+    try {
+      const { sweeps, eventSeq } = await this._options.sweeps.list();
+      this._sweeps.reset(sweeps);
+      this._render();
+      return eventSeq;
+    } catch {
+      return 0; // the stream replays the sweeps' history instead
+    }
   }
 
   private _onEvent(sse: ServerSentEvent): void {
-    if (sse.event !== 'job') {
-      return;
+    const routed = routeEvent(sse);
+    if (routed?.kind === 'job') {
+      this._onJobEvent(routed.event);
+    } else if (routed?.kind === 'sweep') {
+      this._onSweepEvent(routed.event);
     }
-    const event = parseJobEvent(sse.data);
-    if (!event) {
-      return;
-    }
+  }
+
+  private _onJobEvent(event: JobEvent): void {
     const outcome = this._store.apply(event);
     if (outcome === 'unknown') {
       // A job created since the list was loaded (from here, before the POST
@@ -157,7 +245,7 @@ export class JobsView {
       });
     } else if (
       outcome === 'finished' ||
-      (outcome === 'changed' && this._selected === event.job_id)
+      (outcome === 'changed' && this.selected === event.job_id)
     ) {
       // Final state or the job on screen: one GET for the full record
       // (replicas, exact times); never more than one per state change.
@@ -171,32 +259,55 @@ export class JobsView {
     }
   }
 
-  private _notify(jobId: string): void {
-    const job = this._store.get(jobId);
-    if (!job) {
+  private _onSweepEvent(event: SweepEvent): void {
+    const outcome = this._sweeps.apply(event);
+    if (outcome === 'unknown') {
+      // Started since the list was loaded (elsewhere, or before the POST answered).
+      void this._refreshSweep(event.sweep_id);
       return;
     }
-    const text = `Job ${job.name} (${job.id}): ${job.state}${job.message ? ` (${job.message})` : ''}`;
-    const options = {
-      autoClose: job.state === 'Failed' ? false : (8000 as number | false),
-      actions: [
-        {
-          label: 'Show job',
-          caption: 'Open this job in the Mofang panel',
-          callback: () => {
-            this._options.reveal?.();
-            this.show(jobId);
-          }
-        }
-      ]
-    };
-    if (job.state === 'Succeeded') {
-      Notification.success(text, options);
-    } else if (job.state === 'Failed') {
-      Notification.error(text, options);
-    } else {
-      Notification.info(text, options);
+    if (outcome === 'finished') {
+      this._notifySweep(event.sweep_id);
     }
+    if (outcome !== 'stale') {
+      this._render();
+    }
+  }
+
+  private _notify(jobId: string): void {
+    const job = this._store.get(jobId);
+    if (!job || this._sweeps.sweepOfJob(job)) {
+      return; // a trial's end is told by its sweep, not one toast per trial
+    }
+    const text = `Job ${job.name} (${job.id}): ${job.state}${job.message ? ` (${job.message})` : ''}`;
+    toast(
+      job.state,
+      text,
+      'Show job',
+      'Open this job in the Mofang panel',
+      () => {
+        this._options.reveal?.();
+        this.show(jobId);
+      }
+    );
+  }
+
+  private _notifySweep(sweepId: string): void {
+    const sweep = this._sweeps.get(sweepId);
+    if (!sweep) {
+      return;
+    }
+    const text = `Sweep ${sweep.name} (${sweep.id}): ${sweep.state} · ${sweepSummary(sweep)}`;
+    toast(
+      sweep.state,
+      text,
+      'Show sweep',
+      'Open this sweep in the Mofang panel',
+      () => {
+        this._options.reveal?.();
+        this.showSweep(sweepId);
+      }
+    );
   }
 
   private async _refreshJob(jobId: string): Promise<void> {
@@ -208,23 +319,25 @@ export class JobsView {
     this._render();
   }
 
-  private _onConnection(state: ConnectionState): void {
-    const text: Record<ConnectionState, string> = {
-      connecting: 'Connecting…',
-      open: 'Live',
-      lost: 'Connection lost: reconnecting…',
-      stopped: ''
-    };
-    this._connection.replaceChildren(el('span', undefined, text[state]));
-    this._connection.className = `jp-MofangJobs-connection jp-mod-${state}`;
-    this._connection.dataset.state = state;
-    if (state === 'lost') {
-      this._connection.appendChild(
-        button('Retry now', () => this._stream.retryNow(), {
-          className: 'jp-MofangJobs-linkButton'
-        })
-      );
+  private async _refreshSweep(sweepId: string): Promise<void> {
+    const sweeps = this._options.sweeps;
+    // Events of a sweep not known yet come in bursts: one GET answers them all.
+    if (!sweeps || this._fetching.has(sweepId)) {
+      return;
     }
+    this._fetching.add(sweepId);
+    try {
+      this._sweeps.put(await sweeps.get(sweepId), true);
+    } catch {
+      return;
+    } finally {
+      this._fetching.delete(sweepId);
+    }
+    this._render();
+  }
+
+  private _onConnection(state: ConnectionState): void {
+    renderConnection(this._connection, state, () => this._stream.retryNow());
   }
 
   private _tick(): void {
@@ -240,352 +353,59 @@ export class JobsView {
   }
 
   private _timeText(job: JobRecord): string {
-    const now = Date.now();
-    const age = formatAge(job.created_at, now);
-    const duration = jobDuration(job, now);
-    return duration ? `${age} · ran ${duration}` : age;
+    return jobTimeText(job, Date.now());
   }
 
   private _render(): void {
-    if (this._selected) {
-      const job = this._store.get(this._selected);
-      if (job) {
-        this._renderDetail(job);
-        return;
-      }
-    }
-    this._renderList();
-  }
-
-  private _renderList(): void {
-    // Keep keyboard focus on the same job across re-renders.
+    // Keep keyboard focus on the same job, sweep or action across re-renders.
     const focused = (document.activeElement as HTMLElement | null)?.dataset
-      ?.jobId;
-    this._body.replaceChildren();
-    if (this._listError) {
-      const error = el('p', 'jp-MofangPanel-errorMessage', this._listError);
-      error.setAttribute('role', 'alert');
-      this._body.appendChild(error);
-      this._body.appendChild(button('Retry', () => void this._loadList(), {}));
-      return;
+      ?.focusKey;
+    const selected = this._selected;
+    const job =
+      selected?.kind === 'job' ? this._store.get(selected.id) : undefined;
+    const sweep =
+      selected?.kind === 'sweep' ? this._sweeps.get(selected.id) : undefined;
+    if (job) {
+      this._body.replaceChildren(this._jobDetail.render(job));
+    } else if (sweep && this._sweepDetail) {
+      this._body.replaceChildren(this._sweepDetail.render(sweep));
+    } else {
+      this._renderList();
     }
-    const jobs = this._store.jobs;
-    if (jobs.length === 0) {
-      this._body.appendChild(
-        el(
-          'p',
-          'jp-MofangPanel-status',
-          this._loaded
-            ? 'No jobs yet. Submit a notebook with the “Submit as job” button of its toolbar.'
-            : 'Loading your jobs…'
-        )
-      );
-      return;
-    }
-    const list = el('ul', 'jp-MofangJobs-list');
-    list.setAttribute('aria-label', 'Your jobs, newest first');
-    for (const job of jobs) {
-      const item = el('li');
-      const row = el('button', 'jp-MofangJobs-item');
-      row.type = 'button';
-      row.dataset.jobId = job.id;
-      row.setAttribute(
-        'aria-label',
-        `${job.name}, ${job.kind}, ${stateLabel(job.state)}. Show details`
-      );
-      const top = el('span', 'jp-MofangJobs-itemTop');
-      top.appendChild(el('span', 'jp-MofangJobs-name', job.name));
-      top.appendChild(badge(job.state));
-      row.appendChild(top);
-      const replicas = replicaCount(job);
-      row.appendChild(
-        el(
-          'span',
-          'jp-MofangJobs-meta',
-          `${job.kind} · ${replicas} ${replicas === 1 ? 'replica' : 'replicas'} · ${job.id}`
-        )
-      );
-      const time = el('span', 'jp-MofangJobs-meta', this._timeText(job));
-      time.dataset.jobTime = job.id;
-      row.appendChild(time);
-      row.addEventListener('click', () => this.show(job.id));
-      item.appendChild(row);
-      list.appendChild(item);
-    }
-    this._body.appendChild(list);
     if (focused) {
-      Array.from(list.querySelectorAll<HTMLElement>('[data-job-id]'))
-        .find(node => node.dataset.jobId === focused)
+      Array.from(this._body.querySelectorAll<HTMLElement>('[data-focus-key]'))
+        .find(node => node.dataset.focusKey === focused)
         ?.focus();
     }
   }
 
-  private _renderDetail(job: JobRecord): void {
-    const root = el('div', 'jp-MofangJobs-detail');
-    root.dataset.jobId = job.id;
-    const nav = el('div', 'jp-MofangJobs-toolbar');
-    const back = button('← All jobs', () => this.show(null), {
-      title: 'Back to the list of jobs'
-    });
-    back.classList.add('jp-MofangJobs-back');
-    nav.appendChild(back);
-    nav.appendChild(
-      button('Refresh', () => void this._refreshJob(job.id), {
-        title: 'Reload this job'
+  private _renderList(): void {
+    // Trials' jobs are shown in their sweep's table, not one row each.
+    this._body.replaceChildren(
+      renderList({
+        jobs: this._store.jobs.filter(job => !this._sweeps.sweepOfJob(job)),
+        sweeps: this._sweeps.sweeps,
+        loaded: this._loaded,
+        error: this._listError,
+        retry: () => void this._loadList(),
+        showJob: jobId => this.show(jobId),
+        showSweep: sweepId => this.showSweep(sweepId),
+        timeText: job => this._timeText(job)
       })
     );
-    root.appendChild(nav);
-
-    const title = el('div', 'jp-MofangJobs-itemTop');
-    title.appendChild(el('h4', 'jp-MofangJobs-detailName', job.name));
-    title.appendChild(badge(job.state));
-    root.appendChild(title);
-
-    const facts = el('dl', 'jp-MofangPanel-facts');
-    const fact = (term: string, value: string): void => {
-      if (value) {
-        facts.appendChild(el('dt', undefined, term));
-        facts.appendChild(el('dd', undefined, value));
-      }
-    };
-    fact('Job', job.id);
-    fact('Kind', job.kind);
-    fact('Replicas', rolesSummary(job));
-    const time = el('dd', undefined, this._timeText(job));
-    time.dataset.jobTime = job.id;
-    facts.appendChild(el('dt', undefined, 'Submitted'));
-    facts.appendChild(time);
-    fact('Reason', job.reason);
-    fact('Message', job.message);
-    root.appendChild(facts);
-
-    const actions = el('div', 'jp-MofangJobs-toolbar');
-    const status = el('p', 'jp-MofangJobs-actionStatus');
-    status.setAttribute('role', 'status');
-    if (!isTerminal(job.state)) {
-      const cancel = button('Cancel job', () => {
-        cancel.disabled = true;
-        status.textContent = 'Cancelling…';
-        this._client.cancel(job.id).then(
-          record => {
-            this._store.put(record);
-            this._render();
-          },
-          reason => {
-            cancel.disabled = false;
-            status.textContent = `Could not cancel: ${message(reason)}`;
-          }
-        );
-      });
-      cancel.classList.add('jp-mod-warn');
-      actions.appendChild(cancel);
-    }
-    const rerun = button(
-      'Re-run',
-      () => {
-        rerun.disabled = true;
-        status.textContent = 'Submitting…';
-        this._client.submit(rerunRequest(job, newIdempotencyKey())).then(
-          record => {
-            this.add(record);
-            this.show(record.id);
-          },
-          reason => {
-            rerun.disabled = false;
-            status.textContent = `Could not re-run: ${message(reason)}`;
-          }
-        );
-      },
-      { title: 'Submit the same notebook again with the same settings' }
-    );
-    actions.appendChild(rerun);
-    const openFile = this._options.openFile;
-    if (openFile) {
-      actions.appendChild(
-        button(
-          'Open notebook',
-          () => void openFile(`${job.folder}/notebook.ipynb`),
-          { title: 'Open the notebook as it was submitted' }
-        )
-      );
-    }
-    const openFolder = this._options.openFolder;
-    if (openFolder) {
-      actions.appendChild(
-        button('Open folder', () => void openFolder(`/${job.folder}`), {
-          title: `Show ${job.folder} in the file browser`
-        })
-      );
-    }
-    root.appendChild(actions);
-    root.appendChild(status);
-
-    root.appendChild(el('h4', 'jp-MofangPanel-sectionTitle', 'Replicas'));
-    const replicas = el('ul', 'jp-MofangJobs-replicas');
-    for (const replica of job.replicas) {
-      replicas.appendChild(this._renderReplica(job, replica));
-    }
-    root.appendChild(replicas);
-
-    const logs = el('div', 'jp-MofangJobs-logs');
-    root.appendChild(logs);
-    this._body.replaceChildren(root);
-    const replica =
-      this._logReplica ?? (job.replicas[0] ? job.replicas[0].name : null);
-    if (replica) {
-      this._renderLogs(logs, job, replica);
-    }
-  }
-
-  private _renderReplica(job: JobRecord, replica: ReplicaStatus): HTMLElement {
-    const item = el('li', 'jp-MofangJobs-replica');
-    item.dataset.replica = replica.name;
-    const top = el('div', 'jp-MofangJobs-itemTop');
-    top.appendChild(el('span', 'jp-MofangJobs-name', replica.name));
-    top.appendChild(badge(replica.state));
-    item.appendChild(top);
-    const details: string[] = [];
-    if (replica.restarts > 0) {
-      details.push(`${replica.restarts} restarts`);
-    }
-    if (replica.exit_code !== null && replica.exit_code !== undefined) {
-      details.push(`exit code ${replica.exit_code}`);
-    }
-    if (details.length > 0) {
-      item.appendChild(el('span', 'jp-MofangJobs-meta', details.join(' · ')));
-    }
-    if (replica.message) {
-      // Why it waits or how it ended.
-      item.appendChild(
-        el('p', 'jp-MofangJobs-replicaMessage', replica.message)
-      );
-    }
-    const logs = button(
-      'Logs',
-      () => {
-        this._logReplica = replica.name;
-        this._followAbort?.abort();
-        this._followAbort = null;
-        this._render();
-      },
-      { title: `Show the output of ${replica.name}` }
-    );
-    logs.classList.add('jp-MofangJobs-logsButton');
-    logs.setAttribute('aria-label', `Logs of ${replica.name}`);
-    logs.setAttribute(
-      'aria-pressed',
-      String(this._logReplica === replica.name)
-    );
-    item.appendChild(logs);
-    return item;
-  }
-
-  private _renderLogs(
-    node: HTMLElement,
-    job: JobRecord,
-    replica: string
-  ): void {
-    const header = el('div', 'jp-MofangJobs-toolbar');
-    header.appendChild(
-      el('h4', 'jp-MofangPanel-sectionTitle', `Logs: ${replica}`)
-    );
-    const followLabel = el('label', 'jp-MofangJobs-follow');
-    const follow = el('input');
-    follow.type = 'checkbox';
-    follow.checked = this._follow;
-    follow.addEventListener('change', () => {
-      this._follow = follow.checked;
-      this._followAbort?.abort();
-      this._followAbort = null;
-      this._render();
-    });
-    followLabel.appendChild(follow);
-    followLabel.appendChild(document.createTextNode(' Follow'));
-    header.appendChild(followLabel);
-    const download = el('a', 'jp-MofangJobs-download', 'Download');
-    download.href = this._client.logsUrl(job.id, replica, false);
-    download.download = `${job.id}-${replica}.log`;
-    download.title = `Download the log of ${replica}`;
-    header.appendChild(download);
-    node.appendChild(header);
-
-    // The <pre> survives re-renders of the detail while it streams.
-    const key = `${job.id}/${replica}/${this._follow}`;
-    if (this._logKey !== key || !this._logPre) {
-      this._followAbort?.abort();
-      this._logKey = key;
-      this._logPre = el('pre', 'jp-MofangJobs-logText');
-      this._logPre.tabIndex = 0;
-      this._logPre.setAttribute('aria-label', `Output of ${replica}`);
-      void this._streamLog(this._logPre, job.id, replica, this._follow);
-    }
-    node.appendChild(this._logPre);
-  }
-
-  private async _streamLog(
-    pre: HTMLElement,
-    jobId: string,
-    replica: string,
-    follow: boolean
-  ): Promise<void> {
-    const abort = new AbortController();
-    this._followAbort = abort;
-    pre.textContent = '';
-    pre.setAttribute('aria-busy', 'true');
-    try {
-      const response = await this._client.request(
-        this._client.logsUrl(jobId, replica, follow),
-        { method: 'GET', signal: abort.signal, cache: 'no-store' }
-      );
-      const reader = response.body?.getReader();
-      if (!reader) {
-        pre.textContent = await response.text();
-        return;
-      }
-      const decoder = new TextDecoder();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) {
-          break;
-        }
-        const atBottom =
-          pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-        pre.appendChild(
-          document.createTextNode(decoder.decode(value, { stream: true }))
-        );
-        if (atBottom) {
-          pre.scrollTop = pre.scrollHeight;
-        }
-      }
-      if (!pre.textContent) {
-        pre.textContent = '(no output yet)';
-      }
-    } catch (reason) {
-      if (!abort.signal.aborted) {
-        pre.appendChild(
-          el('span', 'jp-MofangPanel-errorMessage', `\n${message(reason)}`)
-        );
-      }
-    } finally {
-      pre.setAttribute('aria-busy', 'false');
-      if (this._followAbort === abort) {
-        this._followAbort = null;
-      }
-    }
   }
 
   private _options: JobsViewOptions;
   private _client: JobsClient;
   private _store = new JobStore();
+  private _sweeps = new SweepStore();
   private _stream: ReconnectingEventStream;
+  private _jobDetail: JobDetail;
+  private _sweepDetail: SweepDetail | null;
   private _body: HTMLElement;
   private _connection: HTMLElement;
-  private _selected: string | null = null;
-  private _logReplica: string | null = null;
-  private _logKey = '';
-  private _logPre: HTMLElement | null = null;
-  private _follow = true;
-  private _followAbort: AbortController | null = null;
+  private _selected: Selection | null = null;
+  private _fetching = new Set<string>();
   private _clock: ReturnType<typeof setInterval> | null = null;
   private _loaded = false;
   private _listError = '';

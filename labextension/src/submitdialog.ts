@@ -165,6 +165,11 @@ class SubmitForm extends Widget implements Dialog.IBodyWidget<SubmitFields> {
 
 export interface SubmitDialogOptions {
   notebook: string;
+  /** Start from these values instead of the defaults (edit and re-run). */
+  fields?: SubmitFields;
+  /** Request fields the dialog does not show, kept as they are (a re-run's env, ...). */
+  base?: Record<string, unknown>;
+  title?: string;
   /** Saves the notebook if it has unsaved changes. */
   save: () => Promise<void>;
   submit: (request: Record<string, unknown>) => Promise<JobRecord>;
@@ -174,13 +179,13 @@ export interface SubmitDialogOptions {
 export async function submitNotebookDialog(
   options: SubmitDialogOptions
 ): Promise<JobRecord | null> {
-  let fields = defaultFields(options.notebook);
+  let fields = options.fields ?? defaultFields(options.notebook);
   let error: FieldError | null = null;
   // One key for this submission: re-trying after an error cannot start twice.
   const key = newIdempotencyKey();
   for (;;) {
     const result = await showDialog({
-      title: 'Submit notebook as job',
+      title: options.title ?? 'Submit notebook as job',
       body: new SubmitForm(fields, error),
       buttons: [
         Dialog.cancelButton(),
@@ -193,7 +198,7 @@ export async function submitNotebookDialog(
     }
     fields = result.value;
     try {
-      const request = buildSubmitRequest(fields, key);
+      const request = { ...options.base, ...buildSubmitRequest(fields, key) };
       await options.save();
       return await options.submit(request);
     } catch (reason) {

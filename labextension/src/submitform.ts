@@ -257,6 +257,68 @@ export function rerunRequest(
   return request;
 }
 
+/** Text of a parameter value for the "NAME=VALUE" lines (Python literals). */
+function parameterText(value: unknown): string {
+  if (typeof value === 'string') {
+    return /^[A-Za-z_][\w.-]*$/.test(value) &&
+      !['True', 'False', 'None', 'true', 'false', 'null'].includes(value)
+      ? value
+      : JSON.stringify(value);
+  }
+  if (value === true || value === false) {
+    return value ? 'True' : 'False';
+  }
+  if (value === null) {
+    return 'None';
+  }
+  return JSON.stringify(value);
+}
+
+/** The dialog's fields as `job` was submitted: "Edit and re-run". */
+export function fieldsFromJob(job: JobRecord): SubmitFields {
+  const spec = job.spec;
+  const roles = spec.roles ?? {};
+  const trainer = roles.Master ?? roles.Worker ?? roles.Chief;
+  const resources = trainer?.resources;
+  const workers =
+    spec.kind === 'pytorch'
+      ? (roles.Master?.replicas ?? 0) + (roles.Worker?.replicas ?? 0)
+      : (roles.Worker?.replicas ?? 0);
+  return {
+    notebook: spec.notebook,
+    kind: spec.kind,
+    workers: String(spec.kind === 'python' ? 1 : workers),
+    ps: String(roles.PS?.replicas ?? 0),
+    chief: (roles.Chief?.replicas ?? 0) > 0,
+    gpus: String(resources?.gpus ?? 0),
+    cpu: resources?.cpu != null ? String(resources.cpu) : '',
+    memory: resources?.memory_gib != null ? String(resources.memory_gib) : '',
+    parameters: Object.entries(spec.parameters ?? {})
+      .map(([name, value]) => `${name}=${parameterText(value)}`)
+      .join('\n'),
+    timeout: spec.timeout_seconds != null ? String(spec.timeout_seconds) : ''
+  };
+}
+
+/**
+ * What a re-run keeps from `job` that the dialog does not show (name, env,
+ * restart policy, mounts, ...); the dialog's fields are laid over it.
+ */
+export function rerunBase(job: JobRecord): Record<string, unknown> {
+  const base = rerunRequest(job, '');
+  for (const shown of [
+    'notebook',
+    'kind',
+    'roles',
+    'parameters',
+    'timeout_seconds',
+    'idempotency_key'
+  ]) {
+    delete base[shown];
+  }
+  return base;
+}
+
 // Which field a server message is about, by the words it uses. Messages name
 // the field path ("roles.Worker.resources.gpus: ...") or speak of it.
 const FIELD_HINTS: [RegExp, FieldName][] = [

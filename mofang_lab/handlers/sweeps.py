@@ -5,6 +5,11 @@ sweep is the authenticated user, found as for jobs; another user's sweep is a
 404. Handlers talk to :class:`~mofang_lab.sweeps.service.SweepService`, which
 runs trials on the configured job backend, and never catch Mofang errors: the
 base class maps them to 400 / 403 / 404 / 409.
+
+``POST /mofang/api/sweeps`` takes an ``idempotency_key`` beside the request,
+as a job submission does: the same key again answers the first sweep (200)
+and starts nothing. A dry run with only a ``notebook`` describes what that
+notebook offers to search (the sweep dialog's starting point).
 """
 
 from __future__ import annotations
@@ -50,18 +55,46 @@ class SweepsHandler(SweepsBaseHandler):
 
     @web.authenticated
     async def get(self) -> None:
+        # The position first: an event after it and before the list is replayed, not lost.
+        seq = self.sweeps.last_event(self.owner)
         sweeps = await self.sweeps.list(self.owner)
-        self.write_json({"sweeps": [sweep.summary() for sweep in sweeps]})
+        self.write_json({"sweeps": [sweep.summary() for sweep in sweeps], "event_seq": seq})
 
     @web.authenticated
     async def post(self) -> None:
-        request = parse_model(SweepRequest, self.json_body(), what="sweep request")
-        result = await self.sweeps.create(self.owner, request)
+        body = self.json_body()
+        key = _idempotency_key(body)
+        if isinstance(body, dict) and body.get("dry_run") is True and "settings" not in body:
+            notebook = body.get("notebook")
+            if not isinstance(notebook, str) or not notebook or set(body) - {"notebook", "dry_run"}:
+                raise InvalidRequestError(
+                    'To see what a notebook offers to search, send {"notebook": PATH, '
+                    '"dry_run": true}; to check a sweep, add its "settings".'
+                )
+            self.write_json(await self.sweeps.describe_notebook(notebook))
+            return
+        request = parse_model(SweepRequest, body, what="sweep request")
+        result = await self.sweeps.create(self.owner, request, idempotency_key=key)
         if isinstance(result, dict):  # a dry run
             self.write_json(result)
             return
-        self.set_header("Location", f"{self.base_url.rstrip('/')}/mofang/api/sweeps/{result.id}")
-        self.write_json(result.model_dump(mode="json"), status=201)
+        sweep, created = result
+        self.set_header("Location", f"{self.base_url.rstrip('/')}/mofang/api/sweeps/{sweep.id}")
+        self.write_json(sweep.model_dump(mode="json"), status=201 if created else 200)
+
+
+def _idempotency_key(body: Any) -> str | None:
+    """Take ``idempotency_key`` out of the body: it names the request, it is not part of it."""
+    if not isinstance(body, dict) or "idempotency_key" not in body:
+        return None
+    key = body.pop("idempotency_key")
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 1 <= len(key) <= 200:
+        raise InvalidRequestError(
+            "idempotency_key must be a string of 1 to 200 characters, new for each new sweep."
+        )
+    return key
 
 
 class SweepHandler(SweepsBaseHandler):

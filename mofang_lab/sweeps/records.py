@@ -9,6 +9,10 @@ moment the search chose its parameters until its job is recorded, then
 ``EarlyStopped`` (stopped by the early-stopping rule: pruned, not failed) or
 ``Cancelled`` (with its sweep). Katib's ``EarlyStopped`` trial condition has the
 same meaning.
+
+Every state change of a sweep or of one of its trials is also a
+:class:`SweepEvent`, numbered per server like job events, which the event
+stream (``GET /mofang/api/events``) pushes to the sidebar.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from mofang_lab.sweeps.spec import SweepSettings
 
-__all__ = ["BestTrial", "SweepRecord", "SweepState", "TrialRecord", "TrialState"]
+__all__ = [
+    "BestTrial",
+    "SweepEvent",
+    "SweepRecord",
+    "SweepState",
+    "TrialRecord",
+    "TrialState",
+]
 
 
 class SweepState(StrEnum):
@@ -98,3 +109,23 @@ class SweepRecord(_Frozen):
     def summary(self) -> dict[str, Any]:
         """The sweep without its trials, as JSON data (the list view)."""
         return self.model_dump(mode="json", exclude={"trials"})
+
+
+class SweepEvent(_Frozen):
+    """A state change of a sweep or of one of its trials, with what a sweep view shows.
+
+    ``seq`` numbers the sweep events of this server in the order they happened
+    and resumes the event stream; ``trial`` is the trial that changed (its whole
+    record), or None when the sweep's own state changed. ``state``, ``counts``
+    and ``best`` are the sweep's as of this event, so a list view needs nothing else.
+    """
+
+    seq: int
+    sweep_id: str
+    state: SweepState
+    reason: str = ""
+    message: str = ""
+    time: datetime
+    counts: dict[str, int] = Field(default={}, description="trials per state")
+    best: BestTrial | None = None
+    trial: TrialRecord | None = None

@@ -12,14 +12,24 @@ outlive the server, so a restart only pauses the search.
 
 It talks to :class:`~mofang_lab.backends.base.JobBackend` only, so sweeps run
 on whichever backend the server uses.
+
+A request with an idempotency key this owner already used answers the sweep
+made the first time and starts nothing (the same key with another request is
+a conflict), as job submissions do. Every state change of a sweep or a trial
+is stored as a :class:`~mofang_lab.sweeps.records.SweepEvent`; :meth:`events`
+follows them for the event stream.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import builtins
 import os
+import re
+import sqlite3
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,12 +39,13 @@ from traitlets.config import LoggingConfigurable
 from mofang_lab.backends.base import JobBackend
 from mofang_lab.environment import load_plan
 from mofang_lab.jobs.ids import new_job_id
+from mofang_lab.jobs.parameters import PARAMETERS_TAG
 from mofang_lab.jobs.request import build_spec
 from mofang_lab.jobs.snapshot import snapshot_notebook
 from mofang_lab.jobs.submission import PreparedJob, resolve_notebook
-from mofang_lab.sweeps.algorithms import create_search
-from mofang_lab.sweeps.notebook import apply_values, parameter_variables
-from mofang_lab.sweeps.records import SweepRecord, SweepState
+from mofang_lab.sweeps.algorithms import LOCAL_SETTINGS, create_search
+from mofang_lab.sweeps.notebook import apply_values, parameter_variables, read_notebook
+from mofang_lab.sweeps.records import SweepEvent, SweepRecord, SweepState
 from mofang_lab.sweeps.request import SweepRequest, trial_request
 from mofang_lab.sweeps.runner import Prepare, SweepRun
 from mofang_lab.sweeps.spec import CategoricalParameter, DiscreteParameter, Parameter
@@ -66,6 +77,9 @@ class SweepService(LoggingConfigurable):
         self._store: SweepStore | None = None
         self._runs: dict[str, SweepRun] = {}
         self._started = False
+        self._owner_locks: dict[str, asyncio.Lock] = {}
+        # Replaced on each change: a stream waits on the one it took before reading.
+        self._changed = asyncio.Event()
 
     @property
     def root(self) -> Path:
@@ -76,8 +90,13 @@ class SweepService(LoggingConfigurable):
     def store(self) -> SweepStore:
         """The store, created on first use: a user who never sweeps gets no file."""
         if self._store is None:
-            self._store = SweepStore(self.root / self.store_path)
+            self._store = SweepStore(self.root / self.store_path, notify=self._changed_now)
+            self._changed_now()  # streams waiting for the first sweep read the new store
         return self._store
+
+    def _changed_now(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -160,14 +179,37 @@ class SweepService(LoggingConfigurable):
 
     # --- requests -------------------------------------------------------------------
 
-    async def create(self, owner: str, request: SweepRequest) -> SweepRecord | dict[str, Any]:
-        """Check ``request`` and start its sweep; a dry run answers what would run instead."""
+    async def create(
+        self, owner: str, request: SweepRequest, *, idempotency_key: str | None = None
+    ) -> tuple[SweepRecord, bool] | dict[str, Any]:
+        """Check ``request`` and start its sweep: the sweep, and whether it is new.
+
+        A dry run answers what would run instead. With an ``idempotency_key``
+        this owner used before, the sweep made then (``False``: nothing started).
+        """
         await self.start()
-        path, relative = resolve_notebook(request.notebook, self.root)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidRequestError(f"{relative} is not UTF-8 text, so not a notebook.") from exc
+        async with self._owner_locks.setdefault(owner, asyncio.Lock()):
+            if idempotency_key is not None and not request.dry_run:
+                found = self.store.find_by_key(owner, idempotency_key)
+                if found is not None:
+                    return self._same_request(found, request, idempotency_key), False
+            return await self._create(owner, request, idempotency_key)
+
+    def _same_request(
+        self, found: tuple[SweepRecord, SweepRequest], request: SweepRequest, key: str
+    ) -> SweepRecord:
+        record, first = found
+        if first != request:
+            raise ConflictError(
+                f"The idempotency key {key!r} was already used for sweep {record.id} with a "
+                "different request; use a new key for a new sweep."
+            )
+        return record
+
+    async def _create(
+        self, owner: str, request: SweepRequest, idempotency_key: str | None
+    ) -> tuple[SweepRecord, bool] | dict[str, Any]:
+        text, relative = self._read_notebook(request.notebook)
         variables = parameter_variables(text, source_name=relative)
         unknown = [name for name in request.searched_names() if name not in variables]
         if unknown:
@@ -189,16 +231,77 @@ class SweepService(LoggingConfigurable):
                 "trial": example.spec.model_dump(mode="json"),
                 "program": example.snapshot.program,
             }
-        self.store.insert(
-            sweep_id=sweep_id,
-            owner=owner,
-            name=name,
-            notebook=relative,
-            request=request,
-            notebook_text=text,
-        )
+        try:
+            self.store.insert(
+                sweep_id=sweep_id,
+                owner=owner,
+                name=name,
+                notebook=relative,
+                request=request,
+                notebook_text=text,
+                idempotency_key=idempotency_key,
+            )
+        except sqlite3.IntegrityError as exc:  # the lock makes this a second server's race
+            raise ConflictError(
+                "A sweep with this idempotency key is being created; ask for it again."
+            ) from exc
         self._run(owner, sweep_id)
-        return await self.get(owner, sweep_id)
+        return await self.get(owner, sweep_id), True
+
+    def _read_notebook(self, notebook: str) -> tuple[str, str]:
+        """The text of ``notebook`` (in the user's files) and its relative path."""
+        path, relative = resolve_notebook(notebook, self.root)
+        try:
+            return path.read_text(encoding="utf-8"), relative
+        except UnicodeDecodeError as exc:
+            raise InvalidRequestError(f"{relative} is not UTF-8 text, so not a notebook.") from exc
+
+    async def describe_notebook(self, notebook: str) -> dict[str, Any]:
+        """What a sweep of ``notebook`` could search: the start of the sweep dialog.
+
+        Each variable of its ``parameters`` cell with its value and a suggested
+        search (``None``: a value no parameter type can hold), the metric names
+        it seems to report, and the algorithms this server runs.
+        """
+        text, relative = self._read_notebook(notebook)
+        names = parameter_variables(text, source_name=relative)  # the clear errors
+        values = _cell_values(text, relative)
+        return {
+            "notebook": relative,
+            "backend": self.backend.name,
+            "parameters": [
+                {
+                    "name": name,
+                    "value": values.get(name),
+                    "search": _suggest(name, values.get(name)),
+                }
+                for name in names
+            ],
+            "metrics": _reported_metrics(text, relative),
+            "algorithms": list(LOCAL_SETTINGS),
+        }
+
+    async def events(self, owner: str, *, since: int) -> AsyncIterator[SweepEvent]:
+        """``owner``'s sweep events after ``since``, then new ones as they happen."""
+        await self.start()
+        return self._event_stream(owner, since)
+
+    async def _event_stream(self, owner: str, since: int) -> AsyncIterator[SweepEvent]:
+        last = since
+        while True:
+            changed = self._changed  # taken before reading, so no change is missed
+            # No store file yet (nobody swept): nothing to read, and none is created.
+            if self._store is not None or (self.root / self.store_path).exists():
+                for event in self.store.events_since(owner, last):
+                    last = event.seq
+                    yield event
+            await changed.wait()
+
+    def last_event(self, owner: str) -> int:
+        """The number of ``owner``'s latest sweep event (0: none): where a new stream resumes."""
+        if self._store is None and not (self.root / self.store_path).exists():
+            return 0
+        return self.store.last_seq(owner)
 
     def _fresh_id(self, name: str) -> str:
         while True:
@@ -244,19 +347,104 @@ class SweepService(LoggingConfigurable):
                 f"Sweep {sweep_id} has no succeeded trial yet, so no best values; try again "
                 "when one has finished."
             )
-        path, relative = resolve_notebook(notebook, self.root)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidRequestError(f"{relative} is not UTF-8 text, so not a notebook.") from exc
+        text, relative = self._read_notebook(notebook)
+        before = _cell_values(text, relative)
         updated = apply_values(text, record.best.parameters, source_name=relative)
+        path, _relative = resolve_notebook(notebook, self.root)
         _replace(path, updated)
         return {
             "notebook": relative,
             "trial": record.best.number,
             "objective": record.best.objective,
             "parameters": record.best.parameters,
+            # What the cell held before, so a client can show what changed.
+            "previous": {name: before.get(name) for name in record.best.parameters},
         }
+
+
+def _cell_values(text: str, source_name: str) -> dict[str, Any]:
+    """The literal values assigned in the cell tagged ``parameters`` (others are left out)."""
+    cell = next(
+        (
+            c
+            for c in read_notebook(text, source_name=source_name).cells
+            if c.get("cell_type") == "code"
+            and PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])
+        ),
+        None,
+    )
+    values: dict[str, Any] = {}
+    if cell is None:
+        return values
+    for statement in ast.parse(cell.source).body:
+        if isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets, value = [statement.target], statement.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                try:
+                    values[target.id] = ast.literal_eval(value)
+                except ValueError:  # an expression, not a literal: no default to show
+                    values.pop(target.id, None)
+    return values
+
+
+def _suggest(name: str, value: Any) -> dict[str, Any] | None:
+    """A search around a default value: ten times either side, or half to twice it."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        low, high = (max(1, value // 2), value * 2) if value > 0 else (value * 2, value // 2)
+        return {"type": "int", "name": name, "min": low, "max": high if value else 10}
+    if isinstance(value, float):
+        if value > 0:
+            return {
+                "type": "double",
+                "name": name,
+                "min": value / 10,
+                "max": value * 10,
+                "distribution": "logUniform",
+            }
+        return {
+            "type": "double",
+            "name": name,
+            "min": value - 1,
+            "max": value + 1,
+            "distribution": "uniform",
+        }
+    if isinstance(value, str):
+        return {"type": "categorical", "name": name, "values": [value]}
+    return None
+
+
+# ``print(f"accuracy={acc}")``: a name printed in front of a value.
+_PRINTED = re.compile(r"\b([A-Za-z_][A-Za-z0-9_|-]*)=\{")
+
+
+def _reported_metrics(text: str, source_name: str) -> list[str]:
+    """Names the notebook seems to report: ``report(name=...)`` calls and printed ``name={``."""
+    found: dict[str, None] = {}
+    for cell in read_notebook(text, source_name=source_name).cells:
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # IPython magics: the printed names are still found
+            tree = ast.Module(body=[], type_ignores=[])
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            function = node.func
+            name = function.attr if isinstance(function, ast.Attribute) else None
+            if isinstance(function, ast.Name):
+                name = function.id
+            if name == "report":
+                found.update(dict.fromkeys(k.arg for k in node.keywords if k.arg))
+        found.update(dict.fromkeys(_PRINTED.findall(cell.source)))
+    return list(found)
 
 
 def _example_value(p: Parameter) -> Any:

@@ -13,29 +13,32 @@ to a temporary folder, and to ``docs/images/`` with ``MOFANG_UPDATE_SCREENSHOTS=
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
-from tests.browser.chromium import launch, needs_chromium
+from tests.browser.chromium import needs_chromium
 from tests.browser.jobs_lab import Lab, running_lab
+from tests.browser.lab_page import (
+    dismiss_connection_error,
+    open_notebook,
+    open_page,
+    open_panel,
+    save_shot,
+    with_kernelspec,
+)
 from tests.jobs.notebooks import DDP_TRAINING, write_notebook
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.e2e,
     needs_chromium("tests/jobs/ covers the jobs API over HTTP"),
 ]
 
-playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 PRINTS = """\
 import time
@@ -69,17 +72,6 @@ def jp_server_cleanup() -> None:
     return None
 
 
-def with_kernelspec(path: Path) -> None:
-    """Name the kernel, so that JupyterLab opens the notebook without asking for one."""
-    notebook = nbformat.read(path, as_version=4)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, path)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("jobslab")
@@ -97,53 +89,8 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(lab: Lab) -> Iterator[Any]:
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        # The token in the URL logs the browser in (a cookie) once.
-        page.goto(f"{lab.url}lab?token={lab.token}")
-        page.wait_for_selector(".jp-SideBar")
+    with open_page(lab) as page:
         yield page
-        context.close()
-        browser.close()
-
-
-def save_shot(node: Any, shots: Path, name: str) -> None:
-    shot = shots / name
-    node.screenshot(path=str(shot))
-    print(f"screenshot: {shot}")
-    if os.environ.get("MOFANG_UPDATE_SCREENSHOTS"):
-        shutil.copy(shot, ROOT / "docs" / "images" / name)
-
-
-def dismiss_connection_error(page: Any) -> None:
-    """Close JupyterLab's own "Server Connection Error" dialog, left by the restart test."""
-    dialog = page.locator('.jp-Dialog[aria-label^="Server Connection Error"]')
-    if dialog.count():
-        dialog.locator("button").last.click()
-        dialog.wait_for(state="detached")
-
-
-def open_panel(page: Any) -> Any:
-    dismiss_connection_error(page)
-    panel = page.locator("#mofang-sidebar")
-    if not panel.is_visible():
-        page.locator('.jp-SideBar [data-id="mofang-sidebar"]').first.click()
-    panel.wait_for()
-    return panel
-
-
-def open_notebook(page: Any, name: str) -> None:
-    """Open ``name`` from the file browser (or bring its tab to the front)."""
-    dismiss_connection_error(page)
-    if not page.locator("#filebrowser").is_visible():
-        page.locator('.jp-SideBar [data-id="filebrowser"]').first.click()
-    page.locator(".jp-DirListing-itemText", has_text=name).first.dblclick()
-    page.locator(f'.jp-DocumentWidget:visible[title*="{name}"] .jp-MofangSubmitButton').or_(
-        page.locator(".jp-NotebookPanel:visible .jp-MofangSubmitButton")
-    ).first.wait_for()
 
 
 def submit_from_toolbar(page: Any, fill: dict[str, str] | None = None) -> str:
@@ -272,7 +219,7 @@ def test_long_job_is_cancelled_from_the_panel(lab: Lab, page: Any, shots: Path) 
     assert panel.get_by_role("button", name="Cancel job").count() == 0
 
     # Re-run: the same request as a new job, which the panel opens.
-    panel.get_by_role("button", name="Re-run").click()
+    panel.get_by_role("button", name="Re-run", exact=True).click()
     rerun_id = page.wait_for_function(
         "before => { const id = document.querySelector("
         "'#mofang-sidebar .jp-MofangJobs-detail')?.dataset.jobId;"

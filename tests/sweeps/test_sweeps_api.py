@@ -91,6 +91,7 @@ async def test_a_sweep_finds_good_values_and_stops_bad_trials_early(
         body={"notebook": "digits.ipynb"},
     )
     assert applied["parameters"] == best["parameters"]
+    assert applied["previous"] == {"lr": 0.01}  # what the cell held: what a client shows
     cell = parameters_cell(jp_root_dir / "digits.ipynb")
     assert cell.splitlines()[0] == f"lr = {best['parameters']['lr']!r}  # learning rate of SGD"
     assert cell.splitlines()[1:] == [
@@ -233,6 +234,51 @@ async def test_a_dry_run_describes_a_trial_and_starts_nothing(
     assert result["trial"]["parameters"] == {"pause": 0.1, "lr": 1e-7}
     assert "lr = 1e-07" in result["program"]
     assert (await api(jp_fetch, "sweeps"))["sweeps"] == []
+
+
+async def test_a_dry_run_of_a_notebook_alone_says_what_it_offers_to_search(
+    jp_fetch: Fetch, jp_root_dir: Path
+) -> None:
+    """The sweep dialog starts from it: the parameters cell, the metrics, the algorithms."""
+    digits_notebook(jp_root_dir / "digits.ipynb")
+    offer = await api(
+        jp_fetch, "sweeps", method="POST", body={"notebook": "digits.ipynb", "dry_run": True}
+    )
+    assert offer["notebook"] == "digits.ipynb"
+    assert offer["metrics"] == ["accuracy", "train_accuracy"]
+    assert {"tpe", "random", "grid", "hyperband"} <= set(offer["algorithms"])
+    found = {p["name"]: p for p in offer["parameters"]}
+    assert list(found) == ["lr", "alpha", "epochs", "pause", "loss"]
+    assert found["lr"] == {
+        "name": "lr",
+        "value": 0.01,
+        "search": {
+            "type": "double",
+            "name": "lr",
+            "min": 0.001,
+            "max": 0.1,
+            "distribution": "logUniform",
+        },
+    }
+    assert found["epochs"]["search"] == {"type": "int", "name": "epochs", "min": 4, "max": 16}
+    assert found["pause"]["search"]["distribution"] == "uniform"  # 0.0: no log scale
+    assert found["loss"]["search"] == {"type": "categorical", "name": "loss", "values": ["hinge"]}
+    # Each suggestion is a parameter a sweep accepts as it is.
+    body = sweep_body("digits.ipynb")
+    body["settings"]["parameters"] = [p["search"] for p in offer["parameters"]]
+    body["trial"]["parameters"] = {}
+    checked = await api(jp_fetch, "sweeps", method="POST", body={**body, "dry_run": True})
+    assert [p["name"] for p in checked["settings"]["parameters"]] == list(found)
+    assert (await api(jp_fetch, "sweeps"))["sweeps"] == []
+
+    write_notebook(jp_root_dir / "plain.ipynb", ["print('no parameters')"])
+    for request, expected in [
+        ({"notebook": "plain.ipynb", "dry_run": True}, "no code cell tagged 'parameters'"),
+        ({"notebook": "", "dry_run": True}, "To see what a notebook offers"),
+        ({"notebook": "digits.ipynb", "dry_run": True, "name": "x"}, 'add its "settings"'),
+    ]:
+        code, message = await error_of(jp_fetch, "sweeps", method="POST", body=request)
+        assert code == 400 and expected in message, message
 
 
 class TestPrivacy:

@@ -3,7 +3,11 @@ import {
   ReconnectingEventStream,
   ServerSentEvent,
   SseParser,
-  backoffDelay
+  backoffDelay,
+  formatCursor,
+  furthest,
+  isAfter,
+  parseCursor
 } from '../events';
 
 describe('SseParser', () => {
@@ -73,8 +77,12 @@ function reader(
   } as ReadableStreamDefaultReader<Uint8Array>;
 }
 
-const event = (seq: number): string =>
-  `id: ${seq}\nevent: job\ndata: {"seq": ${seq}}\n\n`;
+/** A job event at job seq `seq` (the sweep part of the cursor stays `sweeps`). */
+const event = (seq: number, sweeps = 0): string =>
+  `id: ${seq}:${sweeps}\nevent: job\ndata: {"seq": ${seq}}\n\n`;
+
+const sweepEvent = (jobs: number, seq: number): string =>
+  `id: ${jobs}:${seq}\nevent: sweep\ndata: {"seq": ${seq}}\n\n`;
 
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 10; i++) {
@@ -86,8 +94,8 @@ describe('ReconnectingEventStream', () => {
   function harness(
     replies: Array<() => Promise<ReadableStreamDefaultReader<Uint8Array>>>
   ) {
-    const opened: number[] = [];
-    const seqs: number[] = [];
+    const opened: string[] = [];
+    const seqs: string[] = [];
     const states: ConnectionState[] = [];
     const timers: Array<{ ms: number; run: () => void }> = [];
     const delays: number[] = [];
@@ -97,7 +105,7 @@ describe('ReconnectingEventStream', () => {
         const reply = replies.shift();
         return reply ? reply() : new Promise(() => undefined);
       },
-      onEvent: (_event, seq) => seqs.push(seq),
+      onEvent: sse => seqs.push(sse.id ?? ''),
       onState: state => states.push(state),
       setTimer: (run, ms) => {
         timers.push({ ms, run });
@@ -117,15 +125,15 @@ describe('ReconnectingEventStream', () => {
       () => Promise.resolve(reader([event(1), event(2)])),
       () => Promise.resolve(reader([event(3)], 'hang'))
     ]);
-    h.stream.start(0);
+    h.stream.start();
     await settle();
-    expect(h.seqs).toEqual([1, 2]);
+    expect(h.seqs).toEqual(['1:0', '2:0']);
     expect(h.states).toEqual(['connecting', 'open', 'lost']);
     expect(h.timers).toHaveLength(1);
     h.timers[0].run();
     await settle();
-    expect(h.opened).toEqual([0, 2]);
-    expect(h.seqs).toEqual([1, 2, 3]);
+    expect(h.opened).toEqual(['0:0', '2:0']);
+    expect(h.seqs).toEqual(['1:0', '2:0', '3:0']);
     expect(h.stream.state).toBe('open');
   });
 
@@ -138,7 +146,7 @@ describe('ReconnectingEventStream', () => {
       () => Promise.resolve(reader([event(5)])),
       refused
     ]);
-    h.stream.start(4);
+    h.stream.start('4:7');
     await settle();
     h.timers[0].run();
     await settle();
@@ -147,16 +155,28 @@ describe('ReconnectingEventStream', () => {
     h.timers[2].run();
     await settle();
     expect(h.timers.map(t => t.ms)).toEqual([1000, 2000, 1000, 2000]);
-    expect(h.opened).toEqual([4, 4, 4, 5]);
+    expect(h.opened).toEqual(['4:7', '4:7', '4:7', '5:7']);
   });
 
   it('drops events it has already seen', async () => {
     const h = harness([
-      () => Promise.resolve(reader([event(1), event(1), event(2)], 'hang'))
+      () =>
+        Promise.resolve(
+          reader(
+            [
+              event(1),
+              event(1),
+              sweepEvent(1, 1),
+              sweepEvent(1, 1),
+              event(2, 1)
+            ],
+            'hang'
+          )
+        )
     ]);
-    h.stream.start(0);
+    h.stream.start();
     await settle();
-    expect(h.seqs).toEqual([1, 2]);
+    expect(h.seqs).toEqual(['1:0', '1:1', '2:1']);
   });
 
   it('stops for good and can reconnect on demand', async () => {
@@ -164,7 +184,7 @@ describe('ReconnectingEventStream', () => {
       () => Promise.reject(new Error('down')),
       () => Promise.resolve(reader([], 'hang'))
     ]);
-    h.stream.start(0);
+    h.stream.start();
     await settle();
     expect(h.stream.state).toBe('lost');
     h.stream.retryNow();
@@ -172,6 +192,45 @@ describe('ReconnectingEventStream', () => {
     expect(h.stream.state).toBe('open');
     h.stream.stop();
     expect(h.stream.state).toBe('stopped');
-    expect(h.opened).toEqual([0, 0]);
+    expect(h.opened).toEqual(['0:0', '0:0']);
+  });
+});
+
+describe('cursors', () => {
+  it('read both numbers, or a plain job number', () => {
+    expect(parseCursor('12:5')).toEqual({ jobs: 12, sweeps: 5 });
+    expect(parseCursor('12')).toEqual({ jobs: 12, sweeps: 0 });
+    expect(parseCursor(null)).toBeNull();
+    expect(parseCursor('1:2:3')).toBeNull();
+    expect(parseCursor('x')).toBeNull();
+    expect(formatCursor({ jobs: 3, sweeps: 4 })).toBe('3:4');
+  });
+
+  it('are after another when either number grew', () => {
+    const at = { jobs: 5, sweeps: 5 };
+    expect(isAfter({ jobs: 6, sweeps: 5 }, at)).toBe(true);
+    expect(isAfter({ jobs: 5, sweeps: 6 }, at)).toBe(true);
+    expect(isAfter({ jobs: 5, sweeps: 5 }, at)).toBe(false);
+    expect(isAfter({ jobs: 4, sweeps: 5 }, at)).toBe(false);
+    expect(furthest({ jobs: 7, sweeps: 1 }, at)).toEqual({
+      jobs: 7,
+      sweeps: 5
+    });
+  });
+
+  it('resume the stream after the lists it was started from', async () => {
+    const opened: string[] = [];
+    const stream = new ReconnectingEventStream({
+      open: since => {
+        opened.push(since);
+        return new Promise(() => undefined);
+      },
+      onEvent: () => undefined
+    });
+    stream.start('40:9');
+    await settle();
+    expect(opened).toEqual(['40:9']);
+    expect(stream.cursor).toBe('40:9');
+    stream.stop();
   });
 });

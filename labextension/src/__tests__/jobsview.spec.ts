@@ -44,9 +44,9 @@ function fakeClient(jobs: JobRecord[]) {
   const stream = eventBody();
   const records = new Map(jobs.map(job => [job.id, job]));
   const client = {
-    list: jest.fn(() => Promise.resolve(jobs)),
+    load: jest.fn(() => Promise.resolve({ jobs, eventSeq: 0 })),
     get: jest.fn((id: string) => Promise.resolve(records.get(id)!)),
-    eventsUrl: (since: number) => `/events?since=${since}`,
+    eventsUrl: (since: string) => `/events?since=${since}`,
     logsUrl: () => '/logs',
     request: jest.fn((url: string) =>
       url.startsWith('/events')
@@ -93,7 +93,7 @@ describe('JobsView', () => {
       'jp-MofangState jp-mod-running'
     );
     expect(client.request).toHaveBeenCalledWith(
-      '/events?since=0',
+      '/events?since=0:0',
       expect.objectContaining({ method: 'GET' })
     );
     expect(

@@ -3,7 +3,9 @@ import {
   buildSubmitRequest,
   defaultFields,
   fieldOfServerError,
+  fieldsFromJob,
   parseParameters,
+  rerunBase,
   rerunRequest
 } from '../submitform';
 import { makeJob } from './fixtures';
@@ -166,5 +168,51 @@ describe('fieldOfServerError', () => {
       fieldOfServerError('Invalid job request: timeout_seconds: must be > 0')
     ).toBe('timeout');
     expect(fieldOfServerError('Something else went wrong')).toBeNull();
+  });
+});
+
+describe('fieldsFromJob', () => {
+  it('fills the dialog with the job’s settings, and keeps what it does not show', () => {
+    const job = makeJob();
+    job.spec = {
+      ...job.spec,
+      env: { SEED: '1' },
+      parameters: {
+        lr: 0.1,
+        opt: 'adam',
+        flag: true,
+        note: 'two words',
+        sizes: [1, 2]
+      },
+      timeout_seconds: 600,
+      roles: {
+        Master: { replicas: 1, resources: { cpu: 2, memory_gib: 4, gpus: 1 } },
+        Worker: { replicas: 2, resources: { cpu: 2, memory_gib: 4, gpus: 1 } }
+      }
+    };
+    const fields = fieldsFromJob(job);
+    expect(fields).toEqual({
+      notebook: 'train.ipynb',
+      kind: 'pytorch',
+      workers: '3',
+      ps: '0',
+      chief: false,
+      gpus: '1',
+      cpu: '2',
+      memory: '4',
+      parameters: 'lr=0.1\nopt=adam\nflag=True\nnote="two words"\nsizes=[1,2]',
+      timeout: '600'
+    });
+    // Read back, the lines give the same values.
+    expect(buildSubmitRequest(fields, 'k').parameters).toEqual(
+      job.spec.parameters
+    );
+    const base = rerunBase(job);
+    expect(base).toEqual({
+      name: 'train',
+      env: { SEED: '1' },
+      restart_policy: 'Never',
+      backoff_limit: 3
+    });
   });
 });
