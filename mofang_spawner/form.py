@@ -77,9 +77,18 @@ def render_form(groups: Sequence[str], policy: Policy) -> str:
 def form_options(formdata: Mapping[str, Sequence[Any]]) -> dict[str, str]:
     """``user_options`` from the form's POST data (each field a list of strings).
 
-    Unknown fields are dropped here because browsers and JupyterHub add their own
-    (``_xsrf``); a field sent twice is refused, as no real form does that.
+    JupyterHub's own fields (``_xsrf``: names starting with ``_``) are dropped;
+    any other field the form does not have is refused, like an unknown REST
+    option, so a hand-edited form (an ``image``, a ``volumes`` field) gets a
+    message instead of silently nothing. A field sent twice is refused, as no
+    real form does that.
     """
+    unknown = sorted(key for key in formdata if key not in OPTION_KEYS and not key.startswith("_"))
+    if unknown:
+        raise InvalidRequestError(
+            f"Unknown form field(s): {', '.join(unknown)}. "
+            f"The form's fields are: {', '.join(sorted(OPTION_KEYS))}."
+        )
     options: dict[str, str] = {}
     for key, values in formdata.items():
         if key not in OPTION_KEYS:

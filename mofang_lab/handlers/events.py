@@ -39,7 +39,7 @@ __all__ = ["EventsHandler", "parse_cursor"]
 
 KEEPALIVE_SECONDS = 15.0
 
-_CURSOR = re.compile(r"^(\d+)(?::(\d+))?$")
+_CURSOR = re.compile(r"^(\d+)(?::(\d+))?\Z")
 
 Event = JobEvent | SweepEvent
 

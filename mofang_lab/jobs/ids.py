@@ -19,7 +19,7 @@ import unicodedata
 __all__ = ["JOB_ID_PATTERN", "new_job_id"]
 
 #: What every id matches; handlers check ids from URLs against it before any lookup.
-JOB_ID_PATTERN = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
+JOB_ID_PATTERN = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?\Z")
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 _STEM_LENGTH = 30

@@ -83,14 +83,18 @@ def parse_model(model: type[M], data: Any, *, what: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidRequestError(f"Invalid {what}: {_describe(exc)}") from exc
+        raise InvalidRequestError(f"Invalid {what}: {_describe(exc, model)}") from exc
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
+            # Say what may be sent: a client that tries a field we do not have
+            # (an image, a queue, a volume) learns the request's real shape.
+            message += f" (the fields are: {', '.join(model.model_fields)})"
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 
@@ -109,6 +113,8 @@ def build_spec(
             f"leave --backend out or use --backend {backend}."
         )
     roles = _roles(request.kind, request.roles)
+    if plan is not None and backend == "local":
+        _within_server(roles, plan)
     fields: dict[str, Any] = {
         "name": request.name or PurePosixPath(notebook).stem or "job",
         "kind": request.kind,
@@ -143,6 +149,30 @@ def _roles(kind: JobKind, requested: Mapping[str, RoleSpec]) -> dict[str, RoleSp
     if kind == "python" and not roles:
         roles = {"Worker": RoleSpec(replicas=1)}
     return roles
+
+
+def _within_server(roles: Mapping[str, RoleSpec], plan: ServerPlan) -> None:
+    """Refuse a replica that asks for more than the server it would run inside.
+
+    Replicas of a local job are processes of this server's machine, inside the
+    allotment the hub's policy gave the server (its plan), so no replica can
+    have more CPU, memory or GPUs than the server itself.
+    """
+    have = plan.resources
+    for role, spec in roles.items():
+        asked = spec.resources
+        for unit, wanted, most in (
+            ("CPU cores", asked.cpu, have.cpu),
+            ("GiB of memory", asked.memory_gib, have.memory_gib),
+            ("GPUs", asked.gpus, have.gpus),
+        ):
+            if wanted is not None and wanted > most:
+                raise PolicyError(
+                    f"Each {role} replica asks for {wanted:g} {unit}, but local jobs run "
+                    f"inside your server, which has {most:g} {unit} (group "
+                    f"'{plan.group.display_name}'): ask for at most {most:g} {unit}, or start "
+                    "a bigger server from the hub."
+                )
 
 
 def _image(requested: str | None, plan: ServerPlan | None) -> str | None:

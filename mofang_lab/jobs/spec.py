@@ -89,6 +89,7 @@ CONTRACT_VARIABLES = frozenset(
         "MOFANG_JOB_DIR",
         "MOFANG_REPLICA_TYPE",
         "MOFANG_REPLICA_INDEX",
+        "MOFANG_PARAMETERS",
     }
 )
 
@@ -136,6 +137,20 @@ class RoleSpec(_Frozen):
         return value
 
 
+def _finite(value: JsonValue) -> bool:
+    """No NaN or infinity anywhere in ``value`` (walked without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 def replica_name(replica_type: ReplicaType, index: int) -> str:
     """``master-0``, ``ps-1``: the name of a replica in logs, files and (later) pods."""
     return f"{replica_type.lower()}-{index}"
@@ -178,7 +193,7 @@ class JobSpec(_Frozen):
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         for name, text in value.items():
-            if not _ENV_NAME.match(name):
+            if not _ENV_NAME.fullmatch(name):
                 raise ValueError(
                     f"{name!r} is not a valid environment variable name "
                     "(letters, digits and '_', not starting with a digit)"
@@ -195,9 +210,16 @@ class JobSpec(_Frozen):
     @field_validator("parameters")
     @classmethod
     def _parameter_names(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
-        for name in value:
+        for name, item in value.items():
             if not name.isidentifier() or keyword.iskeyword(name):
                 raise ValueError(f"parameter {name!r} is not a valid Python variable name")
+            if not _finite(item):
+                # JSON parsers accept NaN and Infinity, but the injected cell would
+                # say ``lr = nan``: a job that fails with a NameError after it started.
+                raise ValueError(
+                    f"the value of parameter {name} holds NaN or Infinity, which a notebook "
+                    "cell cannot assign; use a finite number, null or a string"
+                )
         return value
 
     @model_validator(mode="after")

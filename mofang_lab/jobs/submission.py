@@ -37,16 +37,27 @@ def resolve_notebook(path: str, root_dir: Path) -> tuple[Path, str]:
     Symbolic links are followed before the check, so a link pointing outside
     the user's files is outside too.
     """
+    if "\x00" in path:
+        raise InvalidRequestError("The notebook path contains a NUL character; check the path.")
     root = root_dir.resolve()
     candidate = Path(path) if os.path.isabs(path) else root / path
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+    except OSError as exc:  # a name too long
+        raise InvalidRequestError(f"The notebook path cannot be used ({exc.strerror}).") from exc
+    except RuntimeError as exc:  # Python before 3.13 says so for a loop of links
+        raise InvalidRequestError(f"{path} is a loop of symbolic links; check the path.") from exc
     if not resolved.is_relative_to(root):
         raise PolicyError(
             f"{path} is outside your files ({root}); only notebooks in your own files "
             "can be submitted. Copy it into your files first."
         )
     relative = resolved.relative_to(root).as_posix()
-    if not resolved.is_file():
+    try:
+        is_file = resolved.is_file()
+    except OSError as exc:
+        raise InvalidRequestError(f"{relative} cannot be read ({exc.strerror}).") from exc
+    if not is_file:
         raise NotFoundError(f"There is no notebook {relative!r} in your files; check the path.")
     if resolved.suffix != ".ipynb":
         raise InvalidRequestError(f"{relative} is not a notebook (.ipynb); submit a notebook.")

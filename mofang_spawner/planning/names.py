@@ -35,7 +35,7 @@ _HASH_LENGTH = 10
 
 def safe_name(name: str) -> str:
     """Return the escaped form of a user or group name (see the module docstring)."""
-    if _PLAIN.match(name) and len(name) <= MAX_PLAIN:
+    if _PLAIN.fullmatch(name) and len(name) <= MAX_PLAIN:
         return name
     # NFKD then dropping the combining marks gives a readable stem for most
     # Latin names (Ålice -> alice); the hash keeps it unique regardless.

@@ -82,7 +82,7 @@ SWEEP_LABEL = PREFIX + "sweep-id"
 NOTEBOOK_ANNOTATION = PREFIX + "notebook"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "mofang")
 
-_VALID_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_VALID_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?\Z")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 _HASH_LENGTH = 8
 

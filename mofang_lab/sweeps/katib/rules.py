@@ -47,7 +47,7 @@ from mofang_spawner.errors import InvalidRequestError
 
 __all__ = ["admission_problems", "check_experiment"]
 
-_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?\Z")
 _PLACEHOLDER = re.compile(r"\$\{trialParameters\.(.+?)\}")
 _META_REFERENCE = re.compile(
     r"^\$\{trialSpec\.(Name|Namespace|Kind|APIVersion|(Labels|Annotations)\[.+\])\}$"

@@ -30,8 +30,8 @@ from typing import Any
 
 __all__ = ["operator_violations", "update_violations"]
 
-_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?\Z")
+_DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 _RESTART_POLICIES = frozenset({"Always", "OnFailure", "Never", "ExitCode"})
 #: mpi-operator v2beta1 validation: validRestartPolicies.
 _MPI_RESTART_POLICIES = frozenset({"OnFailure", "Never"})
