@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run every benchmark; pass --quick to check they run without measuring seriously.
+# Run every benchmark, one at a time; pass --quick to check they run without measuring seriously.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for bench in plan_scale spawn_local spawn_kubernetes submit_local; do
+for bench in plan_scale sweep_efficiency spawn_local spawn_kubernetes submit_local status_scale; do
     .venv/bin/python -m "benchmarks.$bench" "$@"
 done

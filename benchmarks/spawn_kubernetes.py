@@ -15,11 +15,16 @@ Three figures, from one run:
    missing claim, a failing mount), where KubeSpawner waits for
    ``start_timeout``; with ``--baseline-failure`` one KubeSpawner image-pull
    failure is timed too, to show it.
-3. **Concurrent spawns**: rounds of N users spawning at once through one
-   hub (requests sent to the hub's own port); the largest N whose spawns all
-   succeed and whose servers then answer through the proxy.
+3. **Many users**: N users (100 by default) spawning at once through one
+   hub, MofangSpawner and plain KubeSpawner each on its own hub and emulated
+   cluster, batches alternating: errors (a spawn that fails, or a server that
+   then does not answer through the proxy), the time until the last server
+   is ready, and the hub process's CPU seconds per spawn. The pods run the
+   stub server, so the figure is the hub's and the spawner's own work.
 
-    python -m benchmarks.spawn_kubernetes                 # 9 rounds, N up to 30
+The peak RSS of every hub is reported too (the kernel's high-water mark).
+
+    python -m benchmarks.spawn_kubernetes                 # 9 rounds; 100 users, 3 batches
     python -m benchmarks.spawn_kubernetes --quick         # checks it runs, not how fast
 """
 
@@ -29,6 +34,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import random
 import sys
 import tempfile
 import time
@@ -44,6 +50,7 @@ from kubernetes_asyncio.config import kube_config
 from kubespawner import KubeSpawner, clients
 from traitlets.config import Config
 
+from benchmarks.process_stats import cpu_seconds, peak_rss_mib, pid_from_file
 from benchmarks.stats import summary
 from mofang_lab.cli.plan import load_config
 from mofang_spawner.config import MofangPolicy
@@ -99,11 +106,16 @@ def failure_seconds(hub: Hub, user: str, options: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def baseline_pod(home: str) -> dict[str, Any]:
-    """KubeSpawner settings that give the pod MofangSpawner makes for alice with OPTIONS."""
+def baseline_pod(
+    home: str,
+    user: str = "alice",
+    groups: tuple[str, ...] = ("vision",),
+    options: dict[str, str] = OPTIONS,
+) -> dict[str, Any]:
+    """KubeSpawner settings that give the pod MofangSpawner makes for ``user`` with ``options``."""
     config = load_config(ROOT / "hub-config" / "kubernetes" / "jupyterhub_config.py")
     policy = MofangPolicy(config=config).policy()
-    plan = plan_server("alice", ["vision"], choices_from_options(OPTIONS), policy)
+    plan = plan_server(user, list(groups), choices_from_options(options), policy)
     traits = pod_traits(
         plan=plan,
         storage=StorageSettings(home_mount_path=home),
@@ -186,8 +198,13 @@ def measure_start_latency(base: Path, rounds: int) -> dict[str, list[float]]:
         return asyncio.run(both())
 
 
-def measure_spawns(base: Path, rounds: int, *, lab: bool) -> dict[str, list[float]]:
-    """Alternating spawns of the same pod by the two spawners; ``lab``: JupyterLab, or the stub."""
+def measure_spawns(
+    base: Path, rounds: int, *, lab: bool, peak_rss: dict[str, float]
+) -> dict[str, list[float]]:
+    """Alternating spawns of the same pod by the two spawners; ``lab``: JupyterLab, or the stub.
+
+    Each hub's peak RSS afterwards goes into ``peak_rss``.
+    """
     times: dict[str, list[float]] = {"mofang": [], "kubespawner": []}
     name = "lab" if lab else "stub"
     command = {} if lab else {"MOFANG_TEST_CMD": json.dumps(STUB)}
@@ -211,15 +228,19 @@ def measure_spawns(base: Path, rounds: int, *, lab: bool) -> dict[str, list[floa
             for _ in range(rounds):
                 times["mofang"].append(spawn_seconds(mofang, "alice", OPTIONS, lab=lab))
                 times["kubespawner"].append(spawn_seconds(plain, "alice", None, lab=lab))
+            peak_rss.update(
+                mofang=peak_rss_mib(hub_pid(mofang)), kubespawner=peak_rss_mib(hub_pid(plain))
+            )
     return times
 
 
-def measure_failures(base: Path, baseline_failure: bool) -> dict[str, float]:
+def measure_failures(base: Path, baseline_failure: bool, *, quick: bool) -> dict[str, float]:
+    """Seconds to each fatal spawn error; ``quick``: two causes, with a 1 s grace."""
     seconds: dict[str, float] = {}
     with (
         emulated_cluster(base / "k3") as kube,
         # The product's default grace before a scheduling or storage cause is final.
-        kube_hub(kube, base / "failing", POLICY, MOFANG_TEST_GRACE="5") as hub,
+        kube_hub(kube, base / "failing", POLICY, MOFANG_TEST_GRACE="1" if quick else "5") as hub,
     ):
 
         def timed(user: str, options: dict[str, str]) -> float:
@@ -233,6 +254,8 @@ def measure_failures(base: Path, baseline_failure: bool) -> dict[str, float]:
         seconds["no node of the pool"] = timed("bob", {"group": "ghost"})
         join(hub, "archive", "carol")
         seconds["missing claim"] = timed("carol", {"group": "archive"})
+        if quick:
+            return seconds
         kube.create(claim("mofang-project-archive", storage_class="pending"))
         seconds["unbound claim"] = timed("carol", {"group": "archive"})
         kube.create(blocker(2))
@@ -259,91 +282,248 @@ def measure_failures(base: Path, baseline_failure: bool) -> dict[str, float]:
     return seconds
 
 
-def measure_concurrency(base: Path, levels: list[int]) -> dict[int, int]:
-    """For each level N: how many of N simultaneous spawns succeeded."""
-    succeeded: dict[int, int] = {}
-    with (
-        emulated_cluster(base / "k5") as kube,
-        kube_hub(kube, base / "busy", MOFANG_TEST_START_TIMEOUT="300") as hub,
-    ):
-        users = [f"user{i}" for i in range(max(levels))]
-        hub.api("POST", "/users", json={"usernames": users}).raise_for_status()
-        # Spawn requests go to the hub's own port: the test proxy queues at most 20
-        # requests, and a spawn request is held open up to the hub's slow-spawn timeout.
-        direct = dataclasses.replace(
-            hub,
-            url=f"http://127.0.0.1:{hub.env['MOFANG_TEST_HUB_PORT']}",  # type: ignore[attr-defined]
-        )
-        direct.user_tokens = hub.user_tokens
-        for level in levels:
-            chosen = users[:level]
+def hub_pid(hub: Hub) -> int:
+    """The hub process's id (the demo configuration writes it beside the hub's database)."""
+    return pid_from_file(hub.state / "jupyterhub.pid")
 
-            def one(user: str) -> bool:
-                try:
-                    response = direct.api("POST", f"/users/{user}/server", as_user=user, json=SMALL)
-                    if response.status_code not in (201, 202):
-                        return False
-                    direct.wait_ready(user, timeout=300)
-                    return hub.server_get(user, "api/status").status_code == 200
-                except (AssertionError, OSError):
-                    return False
 
-            with ThreadPoolExecutor(level) as pool:
-                succeeded[level] = sum(pool.map(one, chosen))
-            for user in chosen:
-                hub.api("DELETE", f"/users/{user}/server")
-            wait_for(
-                lambda kube=kube: not kube.list("pods", "component=singleuser-server"),
-                timeout=120,
-                what="the servers to stop",
-            )
-            if succeeded[level] < level:
+def many_users_pod(home: str) -> dict[str, Any]:
+    """KubeSpawner settings for the pod MofangSpawner makes for any user with SMALL.
+
+    The plan of one user of the default group, with the user's name made a
+    KubeSpawner template again (KubeSpawner expands it in mounts and labels).
+    """
+    pod = baseline_pod(home, "user0", (), SMALL)
+    # The default group has no priority class: KubeSpawner's default (none) is the same.
+    pod = {name: value for name, value in pod.items() if value is not None}
+    return dict(json.loads(json.dumps(pod).replace('"user0"', '"{username}"')))
+
+
+@dataclass
+class Batch:
+    """N spawns at once through one hub."""
+
+    users: int
+    errors: int
+    seconds: float  # first request -> last server ready (or given up)
+    hub_cpu_seconds: float  # the hub process's CPU time over the same span
+    failures: list[str]
+
+    @property
+    def cpu_per_spawn(self) -> float:
+        return self.hub_cpu_seconds / self.users
+
+
+def spawn_batch(hub: Hub, kube: Any, users: list[str], options: dict[str, str]) -> Batch:
+    """Every user in ``users`` spawns at once; when all are ready (or failed), all stop."""
+    # Spawn requests go to the hub's own port: the test proxy queues at most 20
+    # requests, and a spawn request is held open up to the hub's slow-spawn timeout.
+    direct = dataclasses.replace(
+        hub,
+        url=f"http://127.0.0.1:{hub.env['MOFANG_TEST_HUB_PORT']}",  # type: ignore[attr-defined]
+    )
+    direct.user_tokens = hub.user_tokens
+    failures: dict[str, str] = {}
+
+    def post(user: str) -> None:
+        try:
+            response = direct.api("POST", f"/users/{user}/server", as_user=user, json=options)
+        except OSError as exc:
+            failures[user] = f"request failed: {exc}"
+            return
+        if response.status_code not in (201, 202):
+            failures[user] = f"{response.status_code}: {response.text[:300]}"
+
+    pid = hub_pid(hub)
+    ready: set[str] = set()
+    cpu_start = cpu_seconds(pid)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(len(users)) as pool:
+        posts = [pool.submit(post, user) for user in users]
+        # One client follows every spawn (a poll per user would load the hub more
+        # than the spawns do): the admin's list of users, 4 times a second.
+        while True:
+            time.sleep(0.25)
+            models = {m["name"]: m for m in direct.api("GET", "/users").json()}
+            posted = all(f.done() for f in posts)
+            for user in users:
+                if user in ready or user in failures:
+                    continue
+                model = models.get(user, {})
+                server = (model.get("servers") or {}).get("")
+                if server and server.get("ready"):
+                    ready.add(user)
+                elif posted and model.get("pending") is None and not server:
+                    failures[user] = "the spawn ended without a server (see the hub's log)"
+            if len(ready) + len(failures) >= len(users):
                 break
-    return succeeded
+            if time.perf_counter() - start > 600:
+                for user in set(users) - ready - set(failures):
+                    failures[user] = "not ready after 600 s"
+                break
+    seconds = time.perf_counter() - start
+    cpu = cpu_seconds(pid) - cpu_start
+
+    def answers(user: str) -> None:
+        # The stub answers every path; through the proxy, its own Server header shows.
+        response = hub.server_get(user, "")
+        if not response.headers.get("Server", "").startswith("SimpleHTTP"):
+            failures[user] = f"not answering through the proxy: {response.status_code}"
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(answers, sorted(ready)))
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda user: direct.api("DELETE", f"/users/{user}/server"), users))
+
+    def stopped() -> bool:
+        models = direct.api("GET", "/users").json()
+        busy = [m for m in models if m["name"] in users and (m.get("servers") or m.get("pending"))]
+        return not busy and not kube.list("pods", "component=singleuser-server")
+
+    wait_for(stopped, timeout=300, what="the servers to stop")
+    return Batch(
+        users=len(users),
+        errors=len(failures),
+        seconds=seconds,
+        hub_cpu_seconds=cpu,
+        failures=[f"{user}: {why}" for user, why in sorted(failures.items())],
+    )
+
+
+def pod_subnet() -> str:
+    """Room for thousands of pods: the emulator never reuses a pod's address, and its
+    default subnet (a /24) runs out after about two batches of 100. Random, so that
+    runs side by side do not share addresses."""
+    rng = random.SystemRandom()
+    return f"127.{rng.randrange(1, 255)}.{16 * rng.randrange(16)}.0/20"
+
+
+def measure_many_users(
+    base: Path,
+    count: int,
+    rounds: int,
+    settings: dict[str, Any] | None = None,
+    api_connections: int | None = None,
+) -> dict[str, Any]:
+    """``rounds`` batches of ``count`` spawns at once per spawner, alternating.
+
+    ``settings``: MofangSpawner settings to change (to see what a feature costs);
+    ``api_connections``: the most connections each hub's Kubernetes client holds
+    (0: no limit; default: the client's own, 100).
+    """
+    users = [f"user{i}" for i in range(count)]
+    # Both hubs: the stub server in the pods, and the benchmark's hub configuration.
+    stub = {
+        "MOFANG_TEST_CMD": json.dumps(STUB),
+        "MOFANG_TEST_START_TIMEOUT": "300",
+        "MOFANG_DEMO_CONFIG": str(ROOT / "benchmarks" / "kube_hub_config.py"),
+    }
+    if api_connections is not None:
+        stub["MOFANG_BENCH_API_CONNECTIONS"] = str(api_connections)
+    changed = {"MOFANG_BENCH_SPAWNER": json.dumps(settings or {})}
+    batches: dict[str, list[Batch]] = {"mofang": [], "kubespawner": []}
+    peak_rss: dict[str, float] = {}
+    with (
+        emulated_cluster(base / "k5", pod_subnet=pod_subnet()) as kube_a,
+        emulated_cluster(base / "k6", pod_subnet=pod_subnet()) as kube_b,
+        kube_hub(kube_a, base / "many-mofang", **stub, **changed) as mofang,
+    ):
+        pod = many_users_pod(str(base / "many-kubespawner" / "home"))
+        with kube_hub(
+            kube_b,
+            base / "many-kubespawner",
+            MOFANG_TEST_SPAWNER="kubespawner",
+            MOFANG_TEST_BASELINE_POD=json.dumps(pod),
+            **stub,
+        ) as plain:
+            hubs = {"mofang": (mofang, kube_a, SMALL), "kubespawner": (plain, kube_b, {})}
+            for hub, _kube, options in hubs.values():
+                hub.api("POST", "/users", json={"usernames": users}).raise_for_status()
+                for user in users:
+                    hub.user_token(user)
+                # One untimed spawn: the first one of a hub process pays for cold caches.
+                spawn_seconds(hub, users[0], options, lab=False)
+            for _ in range(rounds):
+                for name, (hub, kube, options) in hubs.items():
+                    batches[name].append(spawn_batch(hub, kube, users, options))
+            peak_rss = {name: peak_rss_mib(hub_pid(hub)) for name, (hub, _, _) in hubs.items()}
+    result: dict[str, Any] = {}
+    for name, runs in batches.items():
+        result[name] = {
+            "errors": sum(b.errors for b in runs),
+            "spawns": sum(b.users for b in runs),
+            "seconds": summary([b.seconds for b in runs]),
+            "hub_cpu_per_spawn": summary([b.cpu_per_spawn for b in runs]),
+            "hub_peak_rss_mib": peak_rss[name],
+            "failures": [f for b in runs for f in b.failures][:10],
+        }
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--levels", default="5,10,20,30", help="concurrent spawns to try")
-    parser.add_argument("--quick", action="store_true", help="one round, small levels")
+    parser.add_argument("--users", type=int, default=100, help="users spawning at once")
+    parser.add_argument("--batches", type=int, default=3, help="batches of --users per spawner")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 round, stub servers only, 3 users, 2 failures"
+    )
     parser.add_argument(
         "--baseline-failure", action="store_true", help="also time a KubeSpawner failure"
     )
     parser.add_argument(
         "--sections",
-        default="spawn,failures,concurrency",
+        default="spawn,failures,many",
         help="which measurements to run (comma-separated; default: all)",
+    )
+    parser.add_argument(
+        "--mofang-settings",
+        type=json.loads,
+        default={},
+        help='many users: MofangSpawner settings to change, as JSON ({"wait_for_port": false})',
+    )
+    parser.add_argument(
+        "--api-connections",
+        type=int,
+        help="many users: the most connections each hub's Kubernetes client holds (0: no limit)",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     rounds = 1 if args.quick else args.rounds
-    levels = [2] if args.quick else [int(n) for n in args.levels.split(",")]
+    users, batches = (3, 1) if args.quick else (args.users, args.batches)
 
     sections = set(args.sections.split(","))
     results: dict[str, dict[str, dict[str, float]]] = {}
+    peak_rss: dict[str, dict[str, float]] = {}
     failures: dict[str, float] = {}
-    concurrency: dict[int, int] = {}
+    many: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mofang-bench-k8s-") as tmp:
         base = Path(tmp)
         if "spawn" in sections:
-            for variant, measure in (
-                ("start", lambda: measure_start_latency(base, rounds)),
-                ("jupyterlab", lambda: measure_spawns(base, rounds, lab=True)),
-                ("stub", lambda: measure_spawns(base, rounds, lab=False)),
-            ):
+            variants: dict[str, Any] = {"start": lambda: measure_start_latency(base, rounds)}
+            if not args.quick:  # JupyterLab's start is the slow part of the quick mode
+                variants["jupyterlab"] = lambda: measure_spawns(
+                    base, rounds, lab=True, peak_rss=peak_rss.setdefault("jupyterlab", {})
+                )
+            variants["stub"] = lambda: measure_spawns(
+                base, rounds, lab=False, peak_rss=peak_rss.setdefault("stub", {})
+            )
+            for variant, measure in variants.items():
                 times = measure()
                 results[variant] = {name: summary(values) for name, values in times.items()}
         if "failures" in sections:
-            failures = measure_failures(base, args.baseline_failure and not args.quick)
-        if "concurrency" in sections:
-            concurrency = measure_concurrency(base, levels)
+            failures = measure_failures(
+                base, args.baseline_failure and not args.quick, quick=args.quick
+            )
+        if "many" in sections:
+            many = measure_many_users(
+                base, users, batches, args.mofang_settings, args.api_connections
+            )
 
     ratios = {
         variant: spawns["mofang"]["median"] / spawns["kubespawner"]["median"]
         for variant, spawns in results.items()
     }
-    handled = max((n for n, ok in concurrency.items() if ok == n), default=0)
     titles = {
         "start": "Spawner.start() alone, until the pod is ready (stub server)",
         "jupyterlab": "through the hub, JupyterLab in the pod",
@@ -355,29 +535,58 @@ def main() -> int:
         print(f"  {titles[variant]}")
         for name, label in (("mofang", "MofangSpawner"), ("kubespawner", "KubeSpawner, same pod")):
             r = spawns[name]
+            rss = peak_rss.get(variant, {}).get(name)
             print(
                 f"    {label:24s} median {r['median']:.2f} s  "
                 f"(min {r['min']:.2f}, max {r['max']:.2f})"
+                + (f"  hub peak RSS {rss:.0f} MiB" if rss else "")
             )
         print(f"    ratio MofangSpawner / KubeSpawner: {ratios[variant]:.3f}")
     if failures:
         print("time from the spawn request to the hub reporting the failure, pod deleted")
     for cause, seconds in failures.items():
         print(f"  {cause:44s} {seconds:.2f} s")
-    if concurrency:
-        print("concurrent spawns through one hub (succeeded / started)")
-        for level, ok in concurrency.items():
-            print(f"  {level:3d}: {ok}/{level}")
-        print(f"  handled without error: {handled}")
+    cpu_ratio = None
+    if many:
+        print(
+            f"{users} users spawning at once through one hub, {batches} batches per spawner, "
+            "alternating (stub server in the pods)"
+            + (
+                f"; MofangSpawner settings {json.dumps(args.mofang_settings)}"
+                if args.mofang_settings
+                else ""
+            )
+        )
+        for name, label in (("mofang", "MofangSpawner"), ("kubespawner", "KubeSpawner, same pod")):
+            r = many[name]
+            print(
+                f"  {label:24s} errors {r['errors']}/{r['spawns']}  all ready after: median "
+                f"{r['seconds']['median']:.1f} s (min {r['seconds']['min']:.1f}, max "
+                f"{r['seconds']['max']:.1f})  hub CPU per spawn: median "
+                f"{r['hub_cpu_per_spawn']['median'] * 1000:.0f} ms  "
+                f"hub peak RSS {r['hub_peak_rss_mib']:.0f} MiB"
+            )
+            for failure in r["failures"]:
+                print(f"    {failure}")
+        cpu_ratio = (
+            many["mofang"]["hub_cpu_per_spawn"]["median"]
+            / many["kubespawner"]["hub_cpu_per_spawn"]["median"]
+        )
+        time_ratio = many["mofang"]["seconds"]["median"] / many["kubespawner"]["seconds"]["median"]
+        print(
+            f"  ratio MofangSpawner / KubeSpawner: hub CPU per spawn {cpu_ratio:.3f}, "
+            f"time until all ready {time_ratio:.3f}"
+        )
     if args.json:
         args.json.write_text(
             json.dumps(
                 {
                     "spawn_kubernetes": results,
                     "ratio": ratios,
+                    "hub_peak_rss_mib": peak_rss,
                     "failures": failures,
-                    "concurrency": {str(k): v for k, v in concurrency.items()},
-                    "handled": handled,
+                    "many_users": many,
+                    "many_users_cpu_ratio": cpu_ratio,
                 },
                 indent=2,
             )

@@ -4,7 +4,8 @@ Two real hubs run side by side (same demo configuration; one with the Mofang
 local spawner and the spawn form's choices, one with JupyterHub's plain local
 process spawner), and a bare JupyterLab start gives the floor. Spawns of the
 three alternate, so drift on the machine hits them alike. The figure is the
-ratio of medians, Mofang over plain.
+ratio of medians, Mofang over plain. Each hub's peak RSS (the kernel's
+high-water mark of the hub process) is reported too.
 
     python -m benchmarks.spawn_local            # 7 rounds
     python -m benchmarks.spawn_local --quick    # 1 round: checks it runs, not how fast
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import requests
 
+from benchmarks.process_stats import peak_rss_mib, pid_from_file
 from benchmarks.stats import summary
 from tests.e2e.hub import Hub, free_port, running_hub
 
@@ -96,6 +98,10 @@ def main() -> int:
                 times["mofang"].append(spawn_seconds(mofang, "alice", OPTIONS))
                 times["plain"].append(spawn_seconds(plain, "alice", None))
                 times["floor"].append(bare_lab_seconds(base))
+            peak_rss = {
+                name: peak_rss_mib(pid_from_file(hub.state / "jupyterhub.pid"))
+                for name, hub in (("mofang", mofang), ("plain", plain))
+            }
 
     result = {name: summary(values) for name, values in times.items()}
     ratio = result["mofang"]["median"] / result["plain"]["median"]
@@ -109,8 +115,16 @@ def main() -> int:
         r = result[name]
         print(f"  {label:34s} median {r['median']:.2f} s  (min {r['min']:.2f}, max {r['max']:.2f})")
     print(f"  ratio Mofang / plain: {ratio:.3f}   Mofang - floor: {over_floor:+.2f} s")
+    print(
+        f"  hub peak RSS: Mofang {peak_rss['mofang']:.0f} MiB, plain {peak_rss['plain']:.0f} MiB "
+        f"(ratio {peak_rss['mofang'] / peak_rss['plain']:.3f})"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"spawn_local": result, "ratio": ratio}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"spawn_local": result, "ratio": ratio, "hub_peak_rss_mib": peak_rss}, indent=2
+            )
+        )
     return 0
 
 
