@@ -18,7 +18,10 @@ from pathlib import Path
 
 from mofang_spawner.errors import ConfigurationError
 
-__all__ = ["SqliteStore", "stored_time"]
+__all__ = ["EVENTS_PAGE", "SqliteStore", "stored_time"]
+
+#: Most events one read of a store returns; a reader that gets a full page reads on.
+EVENTS_PAGE = 1000
 
 
 def stored_time(value: float | None) -> datetime | None:

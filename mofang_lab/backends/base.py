@@ -248,6 +248,11 @@ class JobBackend(LoggingConfigurable, metaclass=_AbstractConfigurableMeta):
         """
 
     @abc.abstractmethod
+    async def last_event(self, owner: str) -> int:
+        """The number of ``owner``'s latest event (0: none): where a client holding the
+        list of jobs resumes the event stream."""
+
+    @abc.abstractmethod
     async def events(
         self, owner: str, *, since: int, job_id: str | None
     ) -> AsyncIterator[JobEvent]:

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from mofang_lab.backends.base import JobEvent
-from mofang_lab.backends.store import JobStore
+from mofang_lab.backends.store import EVENTS_PAGE, JobStore
 
 __all__ = ["Changes", "stream_events"]
 
@@ -40,9 +40,11 @@ async def stream_events(
     last = since
     while True:
         changed = changes.waiter()  # taken before reading, so no change is missed
-        for event in store.events_since(owner, last, job_id):
+        page = store.events_since(owner, last, job_id)
+        for event in page:
             last = event.seq
             yield event
             if job_id is not None and event.state.terminal:
                 return
-        await changed.wait()
+        if len(page) < EVENTS_PAGE:  # a full page: more may be stored already
+            await changed.wait()

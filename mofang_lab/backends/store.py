@@ -28,9 +28,9 @@ from typing import Any
 from mofang_lab.backends.base import JobEvent, JobRecord, ReplicaStatus
 from mofang_lab.jobs.spec import JobSpec
 from mofang_lab.jobs.states import TERMINAL_JOB_STATES, JobState, ReplicaState
-from mofang_lab.sqlite_store import SqliteStore, stored_time
+from mofang_lab.sqlite_store import EVENTS_PAGE, SqliteStore, stored_time
 
-__all__ = ["JobStore", "ReplicaRuntime"]
+__all__ = ["EVENTS_PAGE", "JobStore", "ReplicaRuntime"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -116,6 +116,7 @@ class JobStore(SqliteStore):
 
     def __init__(self, path: Path, *, setting: str = "LocalBackend.store_path") -> None:
         super().__init__(path, schema=_SCHEMA, what="job store", setting=setting)
+        self._specs: dict[str, JobSpec] = {}
 
     # --- writing ------------------------------------------------------------------
 
@@ -273,7 +274,15 @@ class JobStore(SqliteStore):
         rows = self._db.execute(
             "SELECT * FROM jobs WHERE owner = ? ORDER BY created_at DESC, rowid DESC", (owner,)
         ).fetchall()
-        return [self._record(row) for row in rows]
+        # One query for every replica of the owner's jobs, not one per job.
+        replicas: dict[str, list[sqlite3.Row]] = {}
+        for replica in self._db.execute(
+            "SELECT replicas.* FROM replicas JOIN jobs ON jobs.id = replicas.job_id"
+            " WHERE jobs.owner = ? ORDER BY replicas.job_id, replicas.position",
+            (owner,),
+        ):
+            replicas.setdefault(replica["job_id"], []).append(replica)
+        return [self._record(row, replicas.get(row["id"], [])) for row in rows]
 
     def active_ids(self) -> list[str]:
         """Jobs of every owner that are not finished: the ones to supervise."""
@@ -316,13 +325,20 @@ class JobStore(SqliteStore):
                 held.update(runtime.devices)
         return held
 
+    def last_seq(self, owner: str) -> int:
+        """The number of ``owner``'s latest event (0: none yet)."""
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(seq), 0) AS seq FROM events WHERE owner = ?", (owner,)
+        ).fetchone()
+        return int(row["seq"])
+
     def events_since(self, owner: str, since: int, job_id: str | None) -> list[JobEvent]:
         query = "SELECT * FROM events WHERE owner = ? AND seq > ?"
         values: list[Any] = [owner, since]
         if job_id is not None:
             query += " AND job_id = ?"
             values.append(job_id)
-        rows = self._db.execute(query + " ORDER BY seq LIMIT 1000", values).fetchall()
+        rows = self._db.execute(query + f" ORDER BY seq LIMIT {EVENTS_PAGE}", values).fetchall()
         return [
             JobEvent(
                 seq=row["seq"],
@@ -335,10 +351,18 @@ class JobStore(SqliteStore):
             for row in rows
         ]
 
-    def _record(self, row: sqlite3.Row) -> JobRecord:
-        replicas = self._db.execute(
-            "SELECT * FROM replicas WHERE job_id = ? ORDER BY position", (row["id"],)
-        ).fetchall()
+    def _spec(self, job_id: str, text: str) -> JobSpec:
+        # A job's spec never changes once stored: parsed once per server.
+        spec = self._specs.get(job_id)
+        if spec is None:
+            spec = self._specs[job_id] = JobSpec.model_validate_json(text)
+        return spec
+
+    def _record(self, row: sqlite3.Row, replicas: list[sqlite3.Row] | None = None) -> JobRecord:
+        if replicas is None:
+            replicas = self._db.execute(
+                "SELECT * FROM replicas WHERE job_id = ? ORDER BY position", (row["id"],)
+            ).fetchall()
         return JobRecord(
             id=row["id"],
             owner=row["owner"],
@@ -353,7 +377,7 @@ class JobStore(SqliteStore):
             started_at=stored_time(row["started_at"]),
             finished_at=stored_time(row["finished_at"]),
             restarts=row["restarts"],
-            spec=JobSpec.model_validate_json(row["spec"]),
+            spec=self._spec(row["id"], row["spec"]),
             replicas=tuple(
                 ReplicaStatus(
                     name=r["name"],

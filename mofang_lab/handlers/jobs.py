@@ -10,7 +10,6 @@ maps them to 400 / 403 / 404 / 409.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import getpass
 import json
@@ -19,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.auth.identity import IdentityProvider
+from pydantic import TypeAdapter
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from mofang_lab.backends.base import DryRun, JobBackend
+from mofang_lab.backends.base import DryRun, JobBackend, JobRecord
 from mofang_lab.environment import load_plan
 from mofang_lab.handlers.base import MofangHandler
 from mofang_lab.jobs.ids import JOB_ID_PATTERN
@@ -40,14 +40,10 @@ __all__ = [
     "JobsHandler",
 ]
 
+_JOB_LIST = TypeAdapter(list[JobRecord])
+
 #: The key of the configured backend in the web application's settings.
 BACKEND_SETTING = "mofang_job_backend"
-
-#: The key of each owner's latest job event number found so far (see ``latest_job_event``).
-_POSITIONS_SETTING = "mofang_job_event_positions"
-
-#: How long the event backlog may pause before it counts as read to the end.
-_BACKLOG_PAUSE_SECONDS = 0.05
 
 
 class JobsBaseHandler(MofangHandler):
@@ -84,29 +80,6 @@ class JobsBaseHandler(MofangHandler):
         except ValueError as exc:
             raise InvalidRequestError(f"The request body is not JSON: {exc}") from exc
 
-    async def latest_job_event(self) -> int:
-        """The number of the owner's latest job event: where a client holding the list resumes.
-
-        The backend interface has no call for it, so the event stream's backlog
-        is read until it waits for new events, from the last number found
-        (remembered per owner, so each call reads only what is new). A number
-        read too early only makes a client replay events it already knows.
-        """
-        positions: dict[str, int] = self.settings.setdefault(_POSITIONS_SETTING, {})
-        last = positions.get(self.owner, 0)
-        events = await self.backend.events(self.owner, since=last, job_id=None)
-        try:
-            while True:
-                try:
-                    event = await asyncio.wait_for(anext(events), _BACKLOG_PAUSE_SECONDS)
-                except (TimeoutError, StopAsyncIteration):
-                    break
-                last = event.seq
-        finally:
-            await _close(events)
-        positions[self.owner] = max(positions.get(self.owner, 0), last)
-        return last
-
     async def stream_text(self, chunks: AsyncIterator[str]) -> None:
         """Send ``chunks`` as they come, until they end or the client goes away."""
         try:
@@ -140,9 +113,11 @@ class JobsHandler(JobsBaseHandler):
     @web.authenticated
     async def get(self) -> None:
         # The position first: an event after it and before the list is replayed, not lost.
-        seq = await self.latest_job_event()
+        seq = await self.backend.last_event(self.owner)
         jobs = await self.backend.list(self.owner)
-        self.write_json({"jobs": [job.model_dump(mode="json") for job in jobs], "event_seq": seq})
+        # Serialised by pydantic in one go: a thousand jobs stay a few milliseconds.
+        self.set_header("Content-Type", "application/json")
+        self.finish(b'{"jobs":' + _JOB_LIST.dump_json(jobs) + b',"event_seq":%d}' % seq)
 
     @web.authenticated
     async def post(self) -> None:

@@ -43,6 +43,7 @@ from mofang_lab.jobs.parameters import PARAMETERS_TAG
 from mofang_lab.jobs.request import build_spec
 from mofang_lab.jobs.snapshot import snapshot_notebook
 from mofang_lab.jobs.submission import PreparedJob, resolve_notebook
+from mofang_lab.sqlite_store import EVENTS_PAGE
 from mofang_lab.sweeps.algorithms import LOCAL_SETTINGS, create_search
 from mofang_lab.sweeps.notebook import apply_values, parameter_variables, read_notebook
 from mofang_lab.sweeps.records import SweepEvent, SweepRecord, SweepState
@@ -291,11 +292,14 @@ class SweepService(LoggingConfigurable):
         while True:
             changed = self._changed  # taken before reading, so no change is missed
             # No store file yet (nobody swept): nothing to read, and none is created.
+            page: list[SweepEvent] = []
             if self._store is not None or (self.root / self.store_path).exists():
-                for event in self.store.events_since(owner, last):
+                page = self.store.events_since(owner, last)
+                for event in page:
                     last = event.seq
                     yield event
-            await changed.wait()
+            if len(page) < EVENTS_PAGE:  # a full page: more may be stored already
+                await changed.wait()
 
     def last_event(self, owner: str) -> int:
         """The number of ``owner``'s latest sweep event (0: none): where a new stream resumes."""

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mofang_lab.sqlite_store import SqliteStore, stored_time
+from mofang_lab.sqlite_store import EVENTS_PAGE, SqliteStore, stored_time
 from mofang_lab.sweeps.records import (
     BestTrial,
     SweepEvent,
@@ -243,8 +243,8 @@ class SweepStore(SqliteStore):
     def events_since(self, owner: str, since: int) -> list[SweepEvent]:
         """``owner``'s sweep events after ``since``, oldest first (at most 1000)."""
         rows = self._db.execute(
-            "SELECT * FROM sweep_events WHERE owner = ? AND seq > ? ORDER BY seq LIMIT 1000",
-            (owner, since),
+            "SELECT * FROM sweep_events WHERE owner = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (owner, since, EVENTS_PAGE),
         ).fetchall()
         return [
             SweepEvent.model_validate(

@@ -475,6 +475,10 @@ class KubernetesBackend(JobBackend):
                 return None
             await self._watcher.changed(timeout=1.0)
 
+    async def last_event(self, owner: str) -> int:
+        await self.start()
+        return self.store.last_seq(owner)
+
     async def events(
         self, owner: str, *, since: int, job_id: str | None
     ) -> AsyncIterator[JobEvent]:

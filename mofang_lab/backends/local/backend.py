@@ -427,6 +427,10 @@ class LocalBackend(JobBackend):
             poll_interval=self.poll_interval,
         )
 
+    async def last_event(self, owner: str) -> int:
+        await self.start()
+        return self.store.last_seq(owner)
+
     async def events(
         self, owner: str, *, since: int, job_id: str | None
     ) -> AsyncIterator[JobEvent]:
