@@ -65,6 +65,16 @@ def test_submit_local_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
     assert data["ratio"] > 0
 
 
+def test_submit_kubernetes_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
+    stdout, data = run_json("submit_kubernetes", tmp_path)
+    assert "ratio Mofang / bare create" in stdout
+    result = data["submit_kubernetes"]
+    assert result["objects_created"] == result["expected_objects"]
+    for name in ("bare_create", "mofang", "mofang_with_snapshot"):
+        assert result[name]["n"] == 5 and 0 < result[name]["median"] < 5
+    assert result["ratio"] > 0
+
+
 @pytest.mark.e2e
 def test_spawn_kubernetes_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
     stdout, data = run_json("spawn_kubernetes", tmp_path)

@@ -273,3 +273,20 @@ def test_a_job_deleted_while_the_server_was_down_is_marked_failed(
             assert "while the server was stopped" in record.message
 
     asyncio.run(main())
+
+
+def test_an_error_reading_a_log_is_an_error_not_log_text(
+    kube: KubeEmulator, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mofang_spawner.errors import MofangError
+
+    async def main() -> None:
+        async with backend_on(kube, root, vision_plan(), monkeypatch) as backend:
+            result = await backend.submit(OWNER, prepare(root, "quick.ipynb", backend, **TWO))
+            await wait_until(backend, OWNER, result.job.id, lambda r: r.state.terminal)
+            pod = f"{result.job.id}-master-0"
+            with pytest.raises(MofangError, match="read the log of pod"):
+                async for _ in backend.cluster.pod_log(pod, "no-such-container", follow=False):
+                    pass
+
+    asyncio.run(main())
