@@ -10,27 +10,32 @@ the same client's ``RbacAuthorizationV1Api`` where needed).
 Bodies and answers are plain dicts (no model classes: listing a busy
 namespace stays cheap).
 
-Failures follow one policy. Timeouts, dropped connections, 429 and 5xx
+Failures follow the one policy of :mod:`~mofang_spawner.kubernetes.apicalls`
+(shared with the job backend): timeouts, dropped connections, 429 and 5xx
 answers are retried with a growing pause (honouring ``Retry-After``) until
 ``retry_timeout`` has passed; anything else is final. Every final failure,
-whatever its origin, is turned into the Mofang error tree in exactly one
-place, :func:`translate`, with a message for the person who must act: the
-user (a namespace quota or an admission policy said no), or the
-administrator (the hub's permissions, an invalid object, an unreachable API).
+whatever its origin, is turned into the Mofang error tree here, in
+:func:`translate`, with a message for the person who must act: the user (a
+namespace quota or an admission policy said no), or the administrator (the
+hub's permissions, an invalid object, an unreachable API).
+
+A watch holds a connection for as long as it runs, so the watches of a spawn
+go through a client of their own (:meth:`Cluster.own_connections`): on the
+hub's one shared client, whose pool is limited (100 connections), the two
+watches of each spawn in progress would take the whole pool at 50 spawns at
+once and leave every other request waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-import aiohttp
-from kubernetes_asyncio.client import RbacAuthorizationV1Api
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, RbacAuthorizationV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from mofang_spawner.errors import (
@@ -41,13 +46,24 @@ from mofang_spawner.errors import (
     NotFoundError,
     PolicyError,
 )
+from mofang_spawner.kubernetes.apicalls import (
+    MAX_PAUSE,
+    WatchBroken,
+    call_with_retries,
+    open_watch,
+    status_message,
+    watch_events,
+    watch_timeout,
+)
 
 __all__ = ["Cluster", "ClusterUnavailableError", "translate"]
 
-_TRANSIENT = {429, 500, 502, 503, 504}
-_MAX_PAUSE = 2.0
-
 WatchKind = Literal["pods", "events"]
+
+#: Pauses (seconds) between tries of :meth:`Cluster.delete_pod_later`: the first, the longest.
+LEFTOVER_PAUSES = (1.0, 60.0)
+# The deletions still being tried (kept here from the garbage collector).
+_LEFTOVER_DELETIONS: set[asyncio.Task[None]] = set()
 
 
 class ClusterUnavailableError(MofangError):
@@ -59,7 +75,7 @@ class ClusterUnavailableError(MofangError):
 def translate(exc: ApiException, action: str) -> MofangError:
     """The Mofang error for a final API failure while doing ``action`` ("create the pod")."""
     status = exc.status or 0
-    message = _status_message(exc)
+    message = status_message(exc)
     admission = "admission webhook" in message or "denied the request" in message
     if status == 403 and "exceeded quota" in message:
         return PolicyError(
@@ -133,16 +149,64 @@ class Cluster:
             action, self._api.create_namespaced_pod, self.namespace, pod, **extra
         )
 
-    async def delete_pod(self, name: str) -> None:
-        """Delete pod ``name`` now; a pod that is already gone is fine."""
+    async def delete_pod(
+        self, name: str, *, grace_period_seconds: int = 0, uid: str | None = None
+    ) -> None:
+        """Delete pod ``name`` (now, by default); a pod that is already gone is fine.
+
+        With ``uid``, only the pod of that uid: a ``ConflictError`` says that the
+        pod of this name is another one now.
+        """
+        extra = {"body": {"preconditions": {"uid": uid}}} if uid else {}
         with contextlib.suppress(NotFoundError):
             await self._call(
                 f"delete pod {name}",
                 self._api.delete_namespaced_pod,
                 name,
                 self.namespace,
-                grace_period_seconds=0,
+                grace_period_seconds=grace_period_seconds,
+                **extra,
             )
+
+    def delete_pod_later(
+        self, name: str, *, uid: str | None, grace_period_seconds: int = 0
+    ) -> None:
+        """Go on deleting pod ``name`` (of ``uid``, if known) in the background until it is gone.
+
+        For a pod whose deletion failed after all retries: tried again with a
+        pause growing from ``LEFTOVER_PAUSES[0]`` to ``LEFTOVER_PAUSES[1]``
+        seconds, for as long as the hub runs. Only that pod is deleted, by its
+        uid (read at the first try when not given), so a new pod of the same
+        name (a new server) is left alone.
+        """
+
+        async def delete() -> None:
+            known = uid
+            pause, longest = LEFTOVER_PAUSES
+            while True:
+                await asyncio.sleep(pause)
+                try:
+                    if known is None:
+                        pod = await self.read_pod(name)
+                        if pod is None:
+                            return
+                        known = pod["metadata"]["uid"]
+                    await self.delete_pod(
+                        name, grace_period_seconds=grace_period_seconds, uid=known
+                    )
+                except ConflictError:
+                    self.log.info("Pod %s is a new server's now; not deleting it", name)
+                    return
+                except MofangError as exc:
+                    self.log.warning("Still could not delete leftover pod %s: %s", name, exc)
+                    pause = min(pause * 2, longest)
+                    continue
+                self.log.info("Deleted leftover pod %s", name)
+                return
+
+        task = asyncio.create_task(delete())
+        _LEFTOVER_DELETIONS.add(task)
+        task.add_done_callback(_LEFTOVER_DELETIONS.discard)
 
     async def read_pod(self, name: str) -> dict[str, Any] | None:
         try:
@@ -265,6 +329,25 @@ class Cluster:
 
     # --- watching ---------------------------------------------------------------
 
+    @asynccontextmanager
+    async def own_connections(self) -> AsyncIterator[Cluster]:
+        """This namespace through a new client (same API, same credentials), closed on exit.
+
+        For watches: they hold their connections as long as they run, and
+        should not take them from the pool of the client everything else shares.
+        """
+        client = ApiClient(configuration=self._api.api_client.configuration)
+        try:
+            yield Cluster(
+                CoreV1Api(client),
+                self.namespace,
+                request_timeout=self.request_timeout,
+                retry_timeout=self.retry_timeout,
+                log=self.log,
+            )
+        finally:
+            await client.close()
+
     async def watch(
         self, kind: WatchKind, field_selector: str, *, timeout_seconds: int = 60
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
@@ -293,12 +376,12 @@ class Cluster:
                 async for event in self._stream(method, field_selector, version, timeout_seconds):
                     pause = 0.05
                     yield event
-            except _WatchBroken as exc:
+            except WatchBroken as exc:
                 self.log.info(
                     "Watch of %s (%s) broke (%s); watching again", kind, field_selector, exc
                 )
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, _MAX_PAUSE)
+                pause = min(pause * 2, MAX_PAUSE)
 
     async def _stream(
         self, method: Any, field_selector: str, version: str | None, timeout_seconds: int
@@ -309,117 +392,25 @@ class Cluster:
             "timeout_seconds": timeout_seconds,
             "allow_watch_bookmarks": False,
             "_preload_content": False,
-            # No total limit: the server ends the stream after timeout_seconds.
-            "_request_timeout": aiohttp.ClientTimeout(
-                total=None, sock_connect=self.request_timeout, sock_read=timeout_seconds + 10
-            ),
+            "_request_timeout": watch_timeout(self.request_timeout, timeout_seconds),
         }
         if version:
             kwargs["resource_version"] = version
-        response = await self._open(method(self.namespace, **kwargs))
-        try:
-            if response.status != 200:
-                raise _WatchBroken(f"watch answered {response.status}")
-            async for line in response.content:
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                kind = event.get("type")
-                obj = event.get("object") or {}
-                if kind == "ERROR":
-                    # 410 Gone (the version is too old) and friends: list again.
-                    raise _WatchBroken(f"watch error {obj.get('code')}: {obj.get('message')}")
-                if kind in ("ADDED", "MODIFIED", "DELETED"):
-                    yield kind, obj
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            raise _WatchBroken(f"the watch dropped: {exc!r}") from exc
-        finally:
-            response.release()
-
-    async def _open(self, request: Any) -> Any:
-        """The response of a watch request once its headers arrive.
-
-        A request that does not answer in time is abandoned, not awaited:
-        cancelling a connection that is still opening can take as long as
-        the connection itself, and the spawn must not wait for it.
-        """
-        task = asyncio.ensure_future(request)
-        done, _ = await asyncio.wait({task}, timeout=self.request_timeout)
-        if not done:
-            task.cancel()
-            raise _WatchBroken(f"the watch did not answer in {self.request_timeout:g}s")
-        try:
-            return task.result()
-        except (aiohttp.ClientError, ApiException) as exc:
-            raise _WatchBroken(f"could not open the watch: {exc!r}") from exc
+        response = await open_watch(method(self.namespace, **kwargs), self.request_timeout)
+        async for event in watch_events(response):
+            yield event
 
     # --- the one request path -----------------------------------------------------
 
     async def _call(self, action: str, method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Call ``method`` and return its JSON answer, retrying what is worth retrying."""
-        deadline = time.monotonic() + self.retry_timeout
-        pause = 0.1
-        while True:
-            try:
-                return await self._once(method, *args, **kwargs)
-            except ApiException as exc:
-                status = exc.status or 0
-                transient = status == 0 or status in _TRANSIENT
-                wait = _retry_after(exc) or pause
-                if not transient or time.monotonic() + wait > deadline:
-                    raise translate(exc, action) from exc
-                self.log.info(
-                    "Retrying to %s in %.1fs after %s", action, wait, status or exc.reason
-                )
-                await asyncio.sleep(wait)
-                pause = min(pause * 2, _MAX_PAUSE)
-
-    async def _once(self, method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """One request; every failure comes out as an ApiException (status 0: no answer)."""
-        try:
-            response = await asyncio.wait_for(
-                method(*args, _preload_content=False, **kwargs), self.request_timeout
-            )
-            try:
-                data = await asyncio.wait_for(response.read(), self.request_timeout)
-            finally:
-                response.release()
-        except TimeoutError as exc:
-            raise ApiException(status=0, reason=f"no answer in {self.request_timeout:g}s") from exc
-        except aiohttp.ClientError as exc:
-            raise ApiException(status=0, reason=f"connection failed: {exc}") from exc
-        if not 200 <= response.status <= 299:
-            error = ApiException(status=response.status, reason=response.reason)
-            error.body = data
-            error.headers = response.headers
-            raise error
-        try:
-            answer: dict[str, Any] = json.loads(data)
-        except ValueError as exc:
-            raise ApiException(status=0, reason="the answer is not JSON") from exc
-        return answer
-
-
-class _WatchBroken(Exception):
-    """A watch stream ended abnormally; the caller lists and watches again."""
-
-
-def _status_message(exc: ApiException) -> str:
-    body = getattr(exc, "body", None)
-    if body:
-        try:
-            status = json.loads(body)
-        except (TypeError, ValueError):
-            return str(body)[:500]
-        if isinstance(status, dict) and status.get("message"):
-            return str(status["message"])
-    return str(exc.reason or "no details")
-
-
-def _retry_after(exc: ApiException) -> float | None:
-    headers = getattr(exc, "headers", None) or {}
-    try:
-        value = headers.get("Retry-After")
-        return min(float(value), 10.0) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+        """Call ``method`` and return its JSON answer, with the retry policy of apicalls."""
+        return await call_with_retries(
+            action,
+            method,
+            *args,
+            request_timeout=self.request_timeout,
+            retry_timeout=self.retry_timeout,
+            translate=translate,
+            log=self.log,
+            **kwargs,
+        )

@@ -24,8 +24,9 @@ is the order of a spawn:
 
 Whatever fails after something was created, the pod and any claim made by
 this spawn are deleted again; the user's identity is kept (it is theirs, like
-their files, and their running jobs may still need it). Stopping, polling and
-state are KubeSpawner's.
+their files, and their running jobs may still need it). A stop deletes the
+pod with the same retry policy and waits until it is gone; a pod it cannot
+delete is deleted later, in the background. Polling and state are KubeSpawner's.
 """
 
 from __future__ import annotations
@@ -381,14 +382,15 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
                 plan=plan, pod_name=self.pod_name, grace_seconds=self.fatal_grace_seconds
             )
             tracker.uid = (created.get("metadata") or {}).get("uid")
-            ready = await wait_for_server(
-                cluster=cluster,
-                tracker=tracker,
-                timeout=self.start_timeout,
-                on_progress=self._progress_messages.append,
-                answers=self._server_answers if self.wait_for_port else None,
-                port_timeout=self.http_timeout,
-            )
+            async with cluster.own_connections() as watching:
+                ready = await wait_for_server(
+                    cluster=watching,
+                    tracker=tracker,
+                    timeout=self.start_timeout,
+                    on_progress=self._progress_messages.append,
+                    answers=self._server_answers if self.wait_for_port else None,
+                    port_timeout=self.http_timeout,
+                )
             await self._until_reflected(f"{self.namespace}/{self.pod_name}")
         except BaseException as exc:
             await self._clean_up(cluster, pod_created, created_claims)
@@ -496,6 +498,88 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
                 await cluster.delete_claim(name)
         except MofangError:
             self.log.exception("Could not clean up after %s's failed spawn", self.user.name)
+
+    # --- a stop --------------------------------------------------------------------
+
+    async def stop(self, now: bool = False) -> None:
+        """Delete the server's pod and return once it is gone.
+
+        KubeSpawner's own stop is one DELETE, which raises on the first error
+        answer, and a wait on its pod cache; the hub then records the server as
+        stopped either way, and a pod whose DELETE failed runs on. Here the
+        DELETE takes the spawn's retry policy (:class:`Cluster`); the wait is
+        KubeSpawner's. KubeSpawner's stop is not called after it: all it would
+        add is a second DELETE, of a pod that is gone.
+
+        A pod that cannot be deleted is not forgotten when the hub forgets the
+        server: a task goes on deleting it (that pod, by its uid, never a later
+        server of the same name) until it is gone, and the error says so.
+        """
+        grace = 0 if now else int(self.delete_grace_period)
+        cluster = self.cluster()
+        name = self.pod_name
+        key = f"{self.namespace}/{name}"
+        uid: str | None = None
+        try:
+            await self._start_pod_cache()
+            uid = self._cached_uid(key)
+            await cluster.delete_pod(name, grace_period_seconds=grace)
+        except MofangError as exc:
+            # The pod as the cache last saw it, or as this spawner started it.
+            leftover = self._cached_uid(key) or getattr(self, "pod_id", None)
+            cluster.delete_pod_later(name, uid=leftover, grace_period_seconds=grace)
+            raise self._stop_failed(
+                type(exc)(
+                    f"The server's pod {name} could not be deleted ({exc.message}). The hub "
+                    "goes on trying; until then the pod holds its resources. If it is still "
+                    "there in a few minutes, tell an administrator."
+                )
+            ) from exc
+        await self._until_dropped(cluster, key, uid)
+
+    def _cached_uid(self, key: str) -> str | None:
+        """The uid of the pod of ``key`` in KubeSpawner's pod cache (None if not there)."""
+        reflector = getattr(self, "pod_reflector", None)
+        pod = reflector.pods.get(key) if reflector is not None else None
+        uid: str | None = ((pod or {}).get("metadata") or {}).get("uid")
+        return uid
+
+    async def _until_dropped(self, cluster: Cluster, key: str, uid: str | None) -> None:
+        """Wait until KubeSpawner's pod cache, which ``poll`` reads, no longer has the pod."""
+        deadline = time.monotonic() + self.start_timeout
+        pause = 0.05
+        while self.pod_reflector.pods.get(key) is not None:
+            if time.monotonic() > deadline:
+                await self._check_gone(cluster, key, uid)
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    async def _check_gone(self, cluster: Cluster, key: str, uid: str | None) -> None:
+        """Ask the API whether a pod still in the cache is gone; raise if it is not."""
+        name = key.split("/", 1)[1]
+        try:
+            pod = await cluster.read_pod(name)
+        except MofangError as exc:
+            raise self._stop_failed(exc) from exc
+        if pod is None or (uid and (pod.get("metadata") or {}).get("uid") != uid):
+            # Gone from the API, not from the cache: a new cache lists again.
+            self.log.warning("Pod %s is gone but still in the pod cache; restarting it", key)
+            await self._start_watching_pods(replace=True)
+            return
+        raise self._stop_failed(
+            ClusterUnavailableError(
+                f"The server's pod {name} is being deleted but still exists after "
+                f"{self.start_timeout:g} seconds. If it is still there in a few minutes, tell "
+                "an administrator (a node that does not answer keeps its pods from ending)."
+            )
+        )
+
+    def _stop_failed(self, error: MofangError) -> Exception:
+        # The hub does not show or log a failed stop: its log gets the message here.
+        self.log.error("Could not stop %s's server: %s", self.user.name, error.message)
+        failure: Exception = spawn_exception(error)
+        return failure
 
     # --- progress ------------------------------------------------------------------
 

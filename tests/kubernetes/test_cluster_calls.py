@@ -149,3 +149,57 @@ def test_translate_is_the_one_place_api_errors_become_mofang_errors() -> None:
         "The Kubernetes API could not list pods (no answer: connection refused). Try again in "
         "a minute; if it persists, tell an administrator."
     )
+
+
+def test_a_leftover_pod_is_deleted_later_by_its_uid_until_it_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mofang_spawner.kubernetes.cluster.LEFTOVER_PAUSES", (0.01, 0.02))
+    # Each try retries for 0.3 s: two tries fail, the third is answered.
+    api = ScriptedApi(*[status(503, "unavailable")] * 30, Reply(200, {}))
+
+    async def later() -> None:
+        c = cluster(api, retry_timeout=0.3)
+        c.delete_pod_later("jupyter-alice", uid="u1", grace_period_seconds=1)
+
+        async def answered() -> None:
+            while api.replies:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(answered(), 10)
+        await asyncio.sleep(0.1)
+
+    asyncio.run(later())
+    assert {c[0] for c in api.calls} == {"delete_namespaced_pod"}
+    assert all(c[1] == ("jupyter-alice", "ns") for c in api.calls)
+    assert all(c[2]["body"] == {"preconditions": {"uid": "u1"}} for c in api.calls)
+    assert all(c[2]["grace_period_seconds"] == 1 for c in api.calls)
+
+
+def test_a_new_pod_of_the_same_name_is_not_deleted_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mofang_spawner.kubernetes.cluster.LEFTOVER_PAUSES", (0.01, 0.02))
+    # The API refuses the precondition (409): the pod of that uid is gone, another took its
+    # name. No further try.
+    api = ScriptedApi(status(409, "Precondition failed: UID in precondition: u1"), Reply(200, {}))
+
+    async def later() -> None:
+        cluster(api).delete_pod_later("jupyter-alice", uid="u1")
+        await asyncio.sleep(0.3)
+
+    asyncio.run(later())
+    assert len(api.calls) == 1
+
+
+def test_a_leftover_pod_of_unknown_uid_is_read_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mofang_spawner.kubernetes.cluster.LEFTOVER_PAUSES", (0.01, 0.02))
+    api = ScriptedApi(
+        Reply(200, {"metadata": {"name": "jupyter-alice", "uid": "u2"}}), Reply(200, {})
+    )
+
+    async def later() -> None:
+        cluster(api).delete_pod_later("jupyter-alice", uid=None)
+        await asyncio.sleep(0.3)
+
+    asyncio.run(later())
+    assert [c[0] for c in api.calls] == ["read_namespaced_pod", "delete_namespaced_pod"]
+    assert api.calls[1][2]["body"] == {"preconditions": {"uid": "u2"}}

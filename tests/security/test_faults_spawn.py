@@ -2,7 +2,8 @@
 inject: failing calls on the pod's events during a spawn, and on the stop's DELETE.
 
 Through a real hub with MofangSpawner on the emulator. The spawn (or the stop)
-must still succeed and leave nothing behind: no pod after a stop.
+must still succeed and leave nothing behind: no pod after a stop, or soon after
+a stop whose DELETE kept failing.
 """
 
 from __future__ import annotations
@@ -66,15 +67,31 @@ def test_failing_reads_of_the_pods_events_do_not_fail_a_spawn(
     gone(cluster)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: KubeSpawner's stop raises on the first 500 of its DELETE and the hub then "
-    "forgets a server whose pod still runs (docs/security.md, finding 1; the fix is in "
-    "mofang_spawner/kubernetes/spawner.py)",
-)
 def test_a_failing_delete_on_stop_leaves_no_pod(cluster: EmulatedCluster, hub: Hub) -> None:
     spawn(hub)
     cluster.kube.faults.fail(method="DELETE", path=POD, status=500, times=1)
     tally("faults")
     hub.stop_server("alice", timeout=60)
+    gone(cluster)
+
+
+def test_a_delete_that_keeps_failing_is_told_and_tried_until_the_pod_is_gone(
+    cluster: EmulatedCluster, hub: Hub
+) -> None:
+    spawn(hub)
+    logged = len(hub.log.read_text())
+    # Failing for longer than the stop retries (4 s here): the hub forgets the server...
+    cluster.kube.faults.fail(method="DELETE", path=POD, status=503, times=None)
+    tally("faults")
+    hub.stop_server("alice", timeout=60)
+    assert cluster.find("pods", "jupyter-alice") is not None
+    said = hub.log.read_text()[logged:]
+    assert "pod jupyter-alice could not be deleted" in said, said
+    assert "The hub goes on trying" in said, said
+    # ...but not the pod: once the API answers again, it is deleted.
+    cluster.kube.faults.clear()
+    gone(cluster, timeout=30)
+    # And the user can start a new server.
+    spawn(hub)
+    hub.stop_server("alice")
     gone(cluster)
