@@ -4,8 +4,11 @@ It registers the REST handlers and creates the job backend chosen by
 ``backend_class`` (the local backend by default; configure
 ``c.MofangLabApp.backend_class`` to run jobs elsewhere). The backend's own
 settings are its traits: ``c.LocalBackend.jobs_dir``, ``c.LocalBackend.store_path``, ...
-Beside the backend it creates the :class:`SweepService`, which runs sweeps'
-trials on that backend (``c.SweepService.store_path``).
+Beside the backend it creates the sweep service chosen by ``sweeps_class``,
+whose default is the one the backend pairs with: the :class:`SweepService`,
+which runs sweeps' trials on that backend (``c.SweepService.store_path``), or,
+with the Kubernetes backend, the service that runs each sweep as a Katib
+Experiment. Neither choice names a backend here.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Instance, Type
+from traitlets import Instance, Type, default
 
 from mofang_lab.backends.base import JobBackend
 from mofang_lab.handlers import routes
@@ -52,12 +55,27 @@ class MofangLabApp(ExtensionApp):
         "configure them on the class: c.SweepService.store_path.",
     )
 
+    sweeps_class = Type(
+        klass=SweepService,
+        config=True,
+        help="""The service that runs sweeps. Default: the one the job backend pairs with
+        (its sweep_service_class): trials as jobs of that backend, driven by Optuna on this
+        server, or, with the Kubernetes backend, a Katib Experiment per sweep. Its settings
+        are configured on the class itself, for example c.SweepService.store_path.""",
+    )
+
+    @default("sweeps_class")
+    def _default_sweeps_class(self) -> str:
+        backend_class = cast("type[JobBackend]", self.backend_class)
+        return backend_class.sweep_service_class
+
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
         backend_class = cast("type[JobBackend]", self.backend_class)
         self.backend = backend_class(parent=self, root_dir=self.serverapp.root_dir)
         self.settings[BACKEND_SETTING] = self.backend
-        self.sweeps = SweepService(parent=self, backend=self.backend)
+        sweeps_class: type[SweepService] = self.sweeps_class
+        self.sweeps = sweeps_class(parent=self, backend=self.backend)
         self.settings[SWEEP_SETTING] = self.sweeps
 
     def initialize_handlers(self) -> None:

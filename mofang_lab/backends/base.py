@@ -141,6 +141,11 @@ class JobBackend(LoggingConfigurable, metaclass=_AbstractConfigurableMeta):
     #: The name clients use for this backend (``--backend NAME``).
     name: str = ""
 
+    #: The sweep service that pairs with this backend, as an import path (the
+    #: extension's default ``MofangLabApp.sweeps_class``): sweeps whose trials run as
+    #: this backend's jobs, or the cluster's own sweep engine.
+    sweep_service_class: str = "mofang_lab.sweeps.service.SweepService"
+
     root_dir = Unicode(
         help="The user's private storage: the server's root directory. Set by the server "
         "extension, not by configuration."

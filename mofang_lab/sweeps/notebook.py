@@ -9,11 +9,16 @@ instead of producing trials that all ignore it.
 hand side of each assignment is replaced where it stands, so other lines,
 comments and formatting stay; a variable the cell does not assign yet gets a
 new line at its end.
+
+``cell_values``, ``suggest_search`` and ``reported_metrics`` read a notebook for
+the sweep dialog: the cell's current values, a search around each, and the
+metric names the notebook seems to report.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +27,14 @@ import nbformat
 from mofang_lab.jobs.parameters import PARAMETERS_TAG
 from mofang_spawner.errors import InvalidRequestError
 
-__all__ = ["apply_values", "parameter_variables", "read_notebook"]
+__all__ = [
+    "apply_values",
+    "cell_values",
+    "parameter_variables",
+    "read_notebook",
+    "reported_metrics",
+    "suggest_search",
+]
 
 
 def read_notebook(text: str, *, source_name: str) -> Any:
@@ -109,3 +121,88 @@ def apply_values(text: str, values: Mapping[str, Any], *, source_name: str) -> s
         lines += [f"{name} = {values[name]!r}\n" for name in missing]
     cell.source = "".join(lines)
     return str(nbformat.writes(notebook))  # type: ignore[no-untyped-call]
+
+
+def cell_values(text: str, source_name: str) -> dict[str, Any]:
+    """The literal values assigned in the cell tagged ``parameters`` (others are left out)."""
+    cell = next(
+        (
+            c
+            for c in read_notebook(text, source_name=source_name).cells
+            if c.get("cell_type") == "code"
+            and PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])
+        ),
+        None,
+    )
+    values: dict[str, Any] = {}
+    if cell is None:
+        return values
+    for statement in ast.parse(cell.source).body:
+        if isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets, value = [statement.target], statement.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                try:
+                    values[target.id] = ast.literal_eval(value)
+                except ValueError:  # an expression, not a literal: no default to show
+                    values.pop(target.id, None)
+    return values
+
+
+def suggest_search(name: str, value: Any) -> dict[str, Any] | None:
+    """A search around a default value: ten times either side, or half to twice it."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        low, high = (max(1, value // 2), value * 2) if value > 0 else (value * 2, value // 2)
+        return {"type": "int", "name": name, "min": low, "max": high if value else 10}
+    if isinstance(value, float):
+        if value > 0:
+            return {
+                "type": "double",
+                "name": name,
+                "min": value / 10,
+                "max": value * 10,
+                "distribution": "logUniform",
+            }
+        return {
+            "type": "double",
+            "name": name,
+            "min": value - 1,
+            "max": value + 1,
+            "distribution": "uniform",
+        }
+    if isinstance(value, str):
+        return {"type": "categorical", "name": name, "values": [value]}
+    return None
+
+
+# ``print(f"accuracy={acc}")``: a name printed in front of a value.
+_PRINTED = re.compile(r"\b([A-Za-z_][A-Za-z0-9_|-]*)=\{")
+
+
+def reported_metrics(text: str, source_name: str) -> list[str]:
+    """Names the notebook seems to report: ``report(name=...)`` calls and printed ``name={``."""
+    found: dict[str, None] = {}
+    for cell in read_notebook(text, source_name=source_name).cells:
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # IPython magics: the printed names are still found
+            tree = ast.Module(body=[], type_ignores=[])
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            function = node.func
+            name = function.attr if isinstance(function, ast.Attribute) else None
+            if isinstance(function, ast.Name):
+                name = function.id
+            if name == "report":
+                found.update(dict.fromkeys(k.arg for k in node.keywords if k.arg))
+        found.update(dict.fromkeys(_PRINTED.findall(cell.source)))
+    return list(found)

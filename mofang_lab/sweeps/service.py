@@ -11,7 +11,11 @@ server starts it resumes the sweeps that were running; trials are jobs, which
 outlive the server, so a restart only pauses the search.
 
 It talks to :class:`~mofang_lab.backends.base.JobBackend` only, so sweeps run
-on whichever backend the server uses.
+on whichever backend the server uses. A backend may pair with another sweep
+service instead (the Kubernetes backend: :mod:`mofang_lab.sweeps.cluster`,
+where Katib searches); that one subclasses this class and replaces the steps
+between the checks and the records (:meth:`SweepService._check`,
+:meth:`SweepService._launch`, following and cancelling), so both answer alike.
 
 A request with an idempotency key this owner already used answers the sweep
 made the first time and starts nothing (the same key with another request is
@@ -22,14 +26,13 @@ follows them for the event stream.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import builtins
 import os
-import re
 import sqlite3
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -39,13 +42,18 @@ from traitlets.config import LoggingConfigurable
 from mofang_lab.backends.base import JobBackend
 from mofang_lab.environment import load_plan
 from mofang_lab.jobs.ids import new_job_id
-from mofang_lab.jobs.parameters import PARAMETERS_TAG
 from mofang_lab.jobs.request import build_spec
 from mofang_lab.jobs.snapshot import snapshot_notebook
 from mofang_lab.jobs.submission import PreparedJob, resolve_notebook
 from mofang_lab.sqlite_store import EVENTS_PAGE
 from mofang_lab.sweeps.algorithms import LOCAL_SETTINGS, create_search
-from mofang_lab.sweeps.notebook import apply_values, parameter_variables, read_notebook
+from mofang_lab.sweeps.notebook import (
+    apply_values,
+    cell_values,
+    parameter_variables,
+    reported_metrics,
+    suggest_search,
+)
 from mofang_lab.sweeps.records import SweepEvent, SweepRecord, SweepState
 from mofang_lab.sweeps.request import SweepRequest, trial_request
 from mofang_lab.sweeps.runner import Prepare, SweepRun
@@ -53,7 +61,20 @@ from mofang_lab.sweeps.spec import CategoricalParameter, DiscreteParameter, Para
 from mofang_lab.sweeps.store import SweepStore
 from mofang_spawner.errors import ConflictError, InvalidRequestError, NotFoundError
 
-__all__ = ["SweepService"]
+__all__ = ["CheckedSweep", "SweepService"]
+
+
+@dataclass(frozen=True)
+class CheckedSweep:
+    """A sweep request that passed every check, with what was read and chosen for it."""
+
+    request: SweepRequest
+    text: str = field(repr=False)  # the notebook as it is now: every trial runs this
+    notebook: str  # relative to the user's files
+    name: str
+    sweep_id: str
+    example: PreparedJob  # a trial's job with example values (refused if it cannot run)
+    objects: tuple[dict[str, Any], ...] = ()  # what a cluster would be asked to create
 
 
 class SweepService(LoggingConfigurable):
@@ -210,6 +231,28 @@ class SweepService(LoggingConfigurable):
     async def _create(
         self, owner: str, request: SweepRequest, idempotency_key: str | None
     ) -> tuple[SweepRecord, bool] | dict[str, Any]:
+        checked = self._check(owner, request)
+        if request.dry_run:
+            return self._dry_run(checked)
+        try:
+            self.store.insert(
+                sweep_id=checked.sweep_id,
+                owner=owner,
+                name=checked.name,
+                notebook=checked.notebook,
+                request=request,
+                notebook_text=checked.text,
+                idempotency_key=idempotency_key,
+            )
+        except sqlite3.IntegrityError as exc:  # the lock makes this a second server's race
+            raise ConflictError(
+                "A sweep with this idempotency key is being created; ask for it again."
+            ) from exc
+        await self._launch(owner, checked)
+        return await self.get(owner, checked.sweep_id), True
+
+    def _check(self, owner: str, request: SweepRequest) -> CheckedSweep:
+        """Check ``request`` completely (nothing stored yet) and name its sweep."""
         text, relative = self._read_notebook(request.notebook)
         variables = parameter_variables(text, source_name=relative)
         unknown = [name for name in request.searched_names() if name not in variables]
@@ -225,29 +268,27 @@ class SweepService(LoggingConfigurable):
         prepare = self._preparer(request, text, relative, sweep_id, name)
         example = prepare(0, {p.name: _example_value(p) for p in request.settings.parameters})
         self.backend.check_supported(example.spec)
-        if request.dry_run:
-            return {
-                "backend": self.backend.name,
-                "settings": request.settings.model_dump(mode="json"),
-                "trial": example.spec.model_dump(mode="json"),
-                "program": example.snapshot.program,
-            }
-        try:
-            self.store.insert(
-                sweep_id=sweep_id,
-                owner=owner,
-                name=name,
-                notebook=relative,
-                request=request,
-                notebook_text=text,
-                idempotency_key=idempotency_key,
-            )
-        except sqlite3.IntegrityError as exc:  # the lock makes this a second server's race
-            raise ConflictError(
-                "A sweep with this idempotency key is being created; ask for it again."
-            ) from exc
-        self._run(owner, sweep_id)
-        return await self.get(owner, sweep_id), True
+        return CheckedSweep(
+            request=request,
+            text=text,
+            notebook=relative,
+            name=name,
+            sweep_id=sweep_id,
+            example=example,
+        )
+
+    def _dry_run(self, checked: CheckedSweep) -> dict[str, Any]:
+        """What a dry run answers: the backend, the search, and a trial's job and program."""
+        return {
+            "backend": self.backend.name,
+            "settings": checked.request.settings.model_dump(mode="json"),
+            "trial": checked.example.spec.model_dump(mode="json"),
+            "program": checked.example.snapshot.program,
+        }
+
+    async def _launch(self, owner: str, checked: CheckedSweep) -> None:
+        """Start the sweep just stored: here, the search that submits its trials."""
+        self._run(owner, checked.sweep_id)
 
     def _read_notebook(self, notebook: str) -> tuple[str, str]:
         """The text of ``notebook`` (in the user's files) and its relative path."""
@@ -266,7 +307,7 @@ class SweepService(LoggingConfigurable):
         """
         text, relative = self._read_notebook(notebook)
         names = parameter_variables(text, source_name=relative)  # the clear errors
-        values = _cell_values(text, relative)
+        values = cell_values(text, relative)
         return {
             "notebook": relative,
             "backend": self.backend.name,
@@ -274,11 +315,11 @@ class SweepService(LoggingConfigurable):
                 {
                     "name": name,
                     "value": values.get(name),
-                    "search": _suggest(name, values.get(name)),
+                    "search": suggest_search(name, values.get(name)),
                 }
                 for name in names
             ],
-            "metrics": _reported_metrics(text, relative),
+            "metrics": reported_metrics(text, relative),
             "algorithms": list(LOCAL_SETTINGS),
         }
 
@@ -352,7 +393,7 @@ class SweepService(LoggingConfigurable):
                 "when one has finished."
             )
         text, relative = self._read_notebook(notebook)
-        before = _cell_values(text, relative)
+        before = cell_values(text, relative)
         updated = apply_values(text, record.best.parameters, source_name=relative)
         path, _relative = resolve_notebook(notebook, self.root)
         _replace(path, updated)
@@ -364,91 +405,6 @@ class SweepService(LoggingConfigurable):
             # What the cell held before, so a client can show what changed.
             "previous": {name: before.get(name) for name in record.best.parameters},
         }
-
-
-def _cell_values(text: str, source_name: str) -> dict[str, Any]:
-    """The literal values assigned in the cell tagged ``parameters`` (others are left out)."""
-    cell = next(
-        (
-            c
-            for c in read_notebook(text, source_name=source_name).cells
-            if c.get("cell_type") == "code"
-            and PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])
-        ),
-        None,
-    )
-    values: dict[str, Any] = {}
-    if cell is None:
-        return values
-    for statement in ast.parse(cell.source).body:
-        if isinstance(statement, ast.Assign):
-            targets, value = statement.targets, statement.value
-        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
-            targets, value = [statement.target], statement.value
-        else:
-            continue
-        for target in targets:
-            if isinstance(target, ast.Name):
-                try:
-                    values[target.id] = ast.literal_eval(value)
-                except ValueError:  # an expression, not a literal: no default to show
-                    values.pop(target.id, None)
-    return values
-
-
-def _suggest(name: str, value: Any) -> dict[str, Any] | None:
-    """A search around a default value: ten times either side, or half to twice it."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        low, high = (max(1, value // 2), value * 2) if value > 0 else (value * 2, value // 2)
-        return {"type": "int", "name": name, "min": low, "max": high if value else 10}
-    if isinstance(value, float):
-        if value > 0:
-            return {
-                "type": "double",
-                "name": name,
-                "min": value / 10,
-                "max": value * 10,
-                "distribution": "logUniform",
-            }
-        return {
-            "type": "double",
-            "name": name,
-            "min": value - 1,
-            "max": value + 1,
-            "distribution": "uniform",
-        }
-    if isinstance(value, str):
-        return {"type": "categorical", "name": name, "values": [value]}
-    return None
-
-
-# ``print(f"accuracy={acc}")``: a name printed in front of a value.
-_PRINTED = re.compile(r"\b([A-Za-z_][A-Za-z0-9_|-]*)=\{")
-
-
-def _reported_metrics(text: str, source_name: str) -> list[str]:
-    """Names the notebook seems to report: ``report(name=...)`` calls and printed ``name={``."""
-    found: dict[str, None] = {}
-    for cell in read_notebook(text, source_name=source_name).cells:
-        if cell.get("cell_type") != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:  # IPython magics: the printed names are still found
-            tree = ast.Module(body=[], type_ignores=[])
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            function = node.func
-            name = function.attr if isinstance(function, ast.Attribute) else None
-            if isinstance(function, ast.Name):
-                name = function.id
-            if name == "report":
-                found.update(dict.fromkeys(k.arg for k in node.keywords if k.arg))
-        found.update(dict.fromkeys(_PRINTED.findall(cell.source)))
-    return list(found)
 
 
 def _example_value(p: Parameter) -> Any:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -71,6 +72,9 @@ __all__ = ["MofangSpawner"]
 # One lock per resource group, for the whole hub process: quota check and pod
 # creation of one group happen one spawn at a time.
 _GROUP_LOCKS: dict[str, asyncio.Lock] = {}
+#: (API server, namespace, account) -> the entitlements this hub process last recorded
+#: and made the account and binding for: a later spawn with the same makes no API call.
+_IDENTITIES: dict[tuple[str, str, str], str] = {}
 
 
 class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
@@ -298,6 +302,10 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
         """The name of this spawner's user's service account."""
         return service_account_name(user=self.user.name, prefix=self.service_account_prefix)
 
+    def _identity_key(self) -> tuple[str, str, str]:
+        host = str(getattr(getattr(self.api.api_client, "configuration", None), "host", ""))
+        return (host, self.namespace, self.user_service_account())
+
     def identity_manifests(self, plan: ServerPlan) -> list[dict[str, Any]]:
         """The user's entitlements ConfigMap (their keys), service account and RoleBinding."""
         account = self.user_service_account()
@@ -345,11 +353,16 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
         and no limits.
         """
         config_map, account, binding = self.identity_manifests(plan)
+        key = self._identity_key()
+        recorded = json.dumps(config_map["data"], sort_keys=True)
+        if _IDENTITIES.get(key) == recorded:
+            return  # this hub made exactly this identity already: no API call needed
         await cluster.record_entitlements(config_map)
         if await cluster.create_service_account(account):
             self.log.info("Created service account %s", account["metadata"]["name"])
         if await cluster.create_role_binding(binding):
             self.log.info("Bound %s to Role %s", account["metadata"]["name"], self.jobs_role)
+        _IDENTITIES[key] = recorded
 
     # --- a spawn -------------------------------------------------------------------
 
@@ -393,6 +406,9 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
                 )
             await self._until_reflected(f"{self.namespace}/{self.pod_name}")
         except BaseException as exc:
+            # Whatever failed, the next spawn checks the identity on the cluster again
+            # (someone may have deleted the account).
+            _IDENTITIES.pop(self._identity_key(), None)
             await self._clean_up(cluster, pod_created, created_claims)
             if isinstance(exc, MofangError):
                 raise spawn_exception(exc) from exc

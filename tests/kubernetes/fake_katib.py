@@ -17,7 +17,10 @@ What Katib's controllers do, in miniature, as ``kube.on`` hooks:
   reports its primary container printed, or None when the job failed; the
   fake sets the Trial's conditions and ``observation.metrics`` (``min``,
   ``max``, ``latest``, or ``unavailable``), as the StdOut collector and the
-  trial controller do;
+  trial controller do. With ``hold`` set, new trials stay ``Running`` until
+  :meth:`FakeKatib.release` runs them (a sweep caught in the middle); the
+  trial's job is owned by its Trial, so deleting the Experiment (foreground)
+  deletes its Trials and their jobs;
 * the Experiment's status follows: trial lists and counts, the current
   optimal trial, and ``Succeeded`` (goal or max trials reached) or ``Failed``
   (max failed trials reached) with Katib's reasons.
@@ -30,6 +33,7 @@ import json
 import math
 import random
 import re
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -45,11 +49,11 @@ GROUP, VERSION = "kubeflow.org", "v1beta1"
 _PLACEHOLDER = re.compile(r"\$\{trialParameters\.(.+?)\}")
 
 
-def register(kube: KubeEmulator, run_trial: RunTrial) -> FakeKatib:
+def register(kube: KubeEmulator, run_trial: RunTrial, *, hold: bool = False) -> FakeKatib:
     """Serve Experiments and Trials in ``kube`` and drive them with a fake Katib."""
     kube.register_crd(group=GROUP, version=VERSION, plural="experiments", kind="Experiment")
     kube.register_crd(group=GROUP, version=VERSION, plural="trials", kind="Trial")
-    fake = FakeKatib(run_trial)
+    fake = FakeKatib(run_trial, hold=hold)
     kube.on(kind="Experiment", handler=fake.experiment_changed)
     kube.on(kind="Trial", handler=fake.trial_changed)
     return fake
@@ -136,10 +140,25 @@ def _condition(kind: str, reason: str, message: str = "") -> Obj:
 class FakeKatib:
     """Katib's Experiment and Trial controllers, as emulator hooks (one controller thread)."""
 
-    def __init__(self, run_trial: RunTrial) -> None:
+    def __init__(self, run_trial: RunTrial, *, hold: bool = False) -> None:
         self.run_trial = run_trial
         self.created: dict[str, int] = {}
         self.jobs: list[Obj] = []
+        #: New trials wait, Running, for release() while this is set.
+        self.hold = hold
+        self._held: list[tuple[Obj, Obj]] = []
+        self._lock = threading.Lock()
+
+    def release(self, kube: KubeEmulator) -> None:
+        """Run the held trials (those still there) and every later one at once."""
+        with self._lock:
+            self.hold = False
+            held, self._held = self._held, []
+        for trial, job in held:
+            metadata = trial["metadata"]
+            if kube.find("trials", metadata["namespace"], metadata["name"]) is None:
+                continue  # deleted with its Experiment meanwhile
+            self._run(kube, trial, job)
 
     # --- Experiments ----------------------------------------------------------------
 
@@ -223,18 +242,48 @@ class FakeKatib:
         metadata = obj["metadata"]
         if event_type == "ADDED":
             job = dict(obj["spec"]["runSpec"])
-            job["metadata"] = {**job["metadata"], "namespace": metadata["namespace"]}
+            job["metadata"] = {
+                **job["metadata"],
+                "namespace": metadata["namespace"],
+                "ownerReferences": [
+                    {
+                        "apiVersion": f"{GROUP}/{VERSION}",
+                        "kind": "Trial",
+                        "name": metadata["name"],
+                        "uid": metadata["uid"],
+                        "controller": True,
+                    }
+                ],
+            }
             self.jobs.append(kube.create(job))
-            reports = self.run_trial(job)
-            kube.patch_status(
-                "trials", metadata["namespace"], metadata["name"], self._result(obj, reports)
-            )
+            with self._lock:
+                if self.hold:
+                    self._held.append((obj, job))
+                    running = [
+                        _condition("Created", "TrialCreated"),
+                        _condition("Running", "TrialRunning"),
+                    ]
+                    kube.patch_status(
+                        "trials",
+                        metadata["namespace"],
+                        metadata["name"],
+                        {"startTime": _now(), "conditions": running},
+                    )
+                    return
+            self._run(kube, obj, job)
             return
         if event_type == "MODIFIED" and obj.get("status", {}).get("completionTime"):
             owner = metadata["labels"][EXPERIMENT_LABEL]
             experiment = kube.get("experiments", metadata["namespace"], owner)
             if not (_true(experiment, "Succeeded") or _true(experiment, "Failed")):
                 self._update_experiment(kube, experiment)
+
+    def _run(self, kube: KubeEmulator, trial: Obj, job: Obj) -> None:
+        metadata = trial["metadata"]
+        reports = self.run_trial(job)
+        kube.patch_status(
+            "trials", metadata["namespace"], metadata["name"], self._result(trial, reports)
+        )
 
     def _result(self, trial: Obj, reports: dict[str, list[float]] | None) -> Obj:
         objective = trial["spec"]["objective"]

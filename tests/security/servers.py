@@ -33,14 +33,20 @@ def users_server(
     *,
     plan: ServerPlan | None = None,
     local_backend: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Iterator[Server]:
-    """A server on ``root`` whose tokens are those of :mod:`tests.security.users`."""
+    """A server on ``root`` whose tokens are those of :mod:`tests.security.users`.
+
+    ``settings``: more configuration (JSON), such as the job backend's class and traits.
+    """
     config_dir = state / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
     # jupyter_config.json: the one file of the directory read beside --config.
-    (config_dir / "jupyter_config.json").write_text(
-        json.dumps({"ServerApp": {"identity_provider_class": "tests.security.users.TokenUsers"}})
-    )
+    config = {
+        **(settings or {}),
+        "ServerApp": {"identity_provider_class": "tests.security.users.TokenUsers"},
+    }
+    (config_dir / "jupyter_config.json").write_text(json.dumps(config))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUPYTER_CONFIG_DIR", str(config_dir))
         patch.setenv(

@@ -23,11 +23,14 @@ from mofang_lab.backends.store import JobStore
 from mofang_lab.jobs.spec import JobSpec
 from mofang_lab.jobs.states import JobState
 from tests.jobs.conftest import Fetch, api, wait_finished
-from tests.security.conftest import answer_of, footprint, tally
+from tests.kube_emulator import KubeEmulator
+from tests.security.conftest import answer_of, footprint, objects_on, tally
 from tests.security.notebooks import printing_notebook
 from tests.security.users import auth
 
 ALICE = auth("alice")
+# A test that takes no server (the store's backstop) is not parametrized by it.
+pytestmark = pytest.mark.every_backend
 
 
 async def post(jp_fetch: Fetch, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -42,7 +45,11 @@ async def post(jp_fetch: Fetch, body: dict[str, Any]) -> tuple[int, dict[str, An
 
 @pytest.mark.parametrize("copies", [2, 10])
 async def test_concurrent_copies_of_one_submission_make_one_job(
-    jp_fetch: Fetch, jp_root_dir: Path, copies: int
+    jp_fetch: Fetch,
+    jp_root_dir: Path,
+    backend_name: str,
+    cluster: KubeEmulator | None,
+    copies: int,
 ) -> None:
     printing_notebook(jp_root_dir / "n.ipynb")
     body = {"notebook": "n.ipynb", "idempotency_key": f"retry-{copies}"}
@@ -54,13 +61,18 @@ async def test_concurrent_copies_of_one_submission_make_one_job(
     assert [job["id"] for job in jobs] == [answers[0][1]["id"]]
     assert footprint(jp_root_dir)["folders"] == [answers[0][1]["id"]]
     finished = await wait_finished(jp_fetch, jobs[0]["id"], headers=ALICE)
-    log = (jp_root_dir / finished["folder"] / "logs" / "worker-0.log").read_text()
-    assert log == "ok\n"  # started once
+    assert (finished["state"], finished["backend"]) == ("Succeeded", backend_name), finished
+    log = await jp_fetch("mofang", "api", "jobs", finished["id"], "logs", headers=ALICE)
+    assert log.body.decode() == "ok\n"  # started once
+    if cluster is not None:  # one object on the cluster, one pod
+        on_cluster = objects_on(cluster)
+        assert on_cluster["jobs"] == [finished["id"]], on_cluster
+        assert len(on_cluster["pods"]) == 1, on_cluster
     tally("faults", copies)
 
 
 async def test_concurrent_different_requests_with_one_key_make_one_job_and_conflicts(
-    jp_fetch: Fetch, jp_root_dir: Path
+    jp_fetch: Fetch, jp_root_dir: Path, cluster: KubeEmulator | None
 ) -> None:
     printing_notebook(jp_root_dir / "n.ipynb")
     bodies = [
@@ -73,7 +85,10 @@ async def test_concurrent_different_requests_with_one_key_make_one_job_and_confl
         if code == 409:
             assert "was already used for job" in answer["message"]
             assert "use a new key for a new job" in answer["message"]
-    assert len((await api(jp_fetch, "jobs", headers=ALICE))["jobs"]) == 1
+    jobs = (await api(jp_fetch, "jobs", headers=ALICE))["jobs"]
+    assert len(jobs) == 1
+    if cluster is not None:
+        assert objects_on(cluster)["jobs"] == [jobs[0]["id"]]
     tally("faults", 6)
 
 

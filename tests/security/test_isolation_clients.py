@@ -1,7 +1,8 @@
 """Isolation through the clients users type into: the ``mofang`` command and the magics.
 
-A real jupyter-server (subprocess) with two users; Alice has a running job and
-a finished sweep. Bob, with his own token, lists, reads, follows, cancels and
+A real jupyter-server (subprocess) with two users, one per job backend (on
+Kubernetes with the plan of Alice's server); Alice has a running job and a
+finished sweep. Bob, with his own token, lists, reads, follows, cancels and
 applies them through ``mofang`` and through the magics in an IPython shell;
 every answer is "you have no such job/sweep", word for word what an unknown id
 gets, and Alice's job and notebook are untouched.
@@ -22,11 +23,12 @@ from mofang_lab.client import MofangClient, ServerInfo
 from tests.jobs.conftest import stop_replicas_under
 from tests.jobs.notebooks import role_notebook, write_notebook
 from tests.jobs.server import Server
-from tests.security.conftest import tally
+from tests.kube_emulator import KubeEmulator
+from tests.security.conftest import backend_config, clear_jobs, server_plan, tally
 from tests.security.notebooks import quick_sweep_notebook, sweep_request
 from tests.security.servers import mofang, users_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.every_backend]
 
 UNKNOWN_JOB, UNKNOWN_SWEEP = "never-made-q1w2e3", "never-swept-r4t5y6"
 
@@ -40,10 +42,20 @@ class Alice:
 
 
 @pytest.fixture(scope="module")
-def alice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alice]:
+def alice(
+    tmp_path_factory: pytest.TempPathFactory, backend_name: str, request: pytest.FixtureRequest
+) -> Iterator[Alice]:
     base = tmp_path_factory.mktemp("clients")
-    with users_server(base / "home", base / "state") as server:
+    kube: KubeEmulator | None = None
+    plan = None
+    if backend_name == "kubernetes":
+        kube = request.getfixturevalue("job_cluster")
+        plan = server_plan()
+    config = backend_config(backend_name, root=base / "home", cluster=kube)
+    del config["ServerApp"]  # the identity provider is named by users_server
+    with users_server(base / "home", base / "state", plan=plan, settings=config) as server:
         client = MofangClient(ServerInfo(server.url, "alice-token"))
+        assert client.backend()["backend"] == backend_name
         role_notebook(server.root / "long.ipynb", {})
         quick_sweep_notebook(server.root / "tune.ipynb")
         job = client.submit({"notebook": "long.ipynb"})
@@ -53,8 +65,13 @@ def alice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alice]:
             assert time.monotonic() < deadline, sweep
             time.sleep(0.2)
         assert sweep["best"] is not None, sweep
+        while (job := client.job(job["id"]))["state"] != "Running":  # a pod starts first
+            assert job["state"] == "Created" and time.monotonic() < deadline, job
+            time.sleep(0.1)
         yield Alice(server, job, sweep)
     stop_replicas_under(base)
+    if kube is not None:
+        clear_jobs(kube)
 
 
 def same_refusal(theirs: str, unknown: str, ids: tuple[str, str]) -> None:

@@ -4,23 +4,26 @@ does not exist. Several users share one server and one store here, the hard case
 For each of user A's objects, user B's list, get, logs, events, cancel, re-run and
 apply-best are tried; every answer must be the 404 an unknown id gets, with the same
 body (the id aside), and A's objects must be unchanged afterwards.
+Every test runs on each job backend: on Kubernetes the server is Alice's (its plan),
+and the others submit through it, as through a shared server.
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from tests.jobs.conftest import Fetch, api, wait_finished
+from tests.jobs.conftest import Fetch, api
 from tests.jobs.notebooks import role_notebook, write_notebook
-from tests.security.conftest import refusal, tally
+from tests.security.conftest import answer_of, refusal, tally, wait_end, wait_state
 from tests.security.notebooks import quick_sweep_notebook, sweep_request
 from tests.security.users import auth
 from tests.sweeps.conftest import wait_sweep
+
+pytestmark = pytest.mark.every_backend
 
 ALICE, BOB = auth("alice"), auth("bob")
 #: Well-formed ids that no one has: the answer for someone else's id must look the same.
@@ -65,7 +68,8 @@ async def test_another_users_jobs_are_invisible_and_untouchable(
         body={"notebook": "a.ipynb", "idempotency_key": "alice-key"},
         headers=ALICE,
     )
-    assert (job["owner"], job["state"]) == ("alice", "Running")
+    assert job["owner"] == "alice"
+    job = await wait_state(jp_fetch, job["id"], "Running", headers=ALICE)
     attempts = [
         (("jobs", "{id}"), "GET", None, None),
         (("jobs", "{id}", "logs"), "GET", None, None),
@@ -185,4 +189,25 @@ async def test_owners_are_compared_exactly_not_by_case_or_punctuation(
                 code, _ = await refusal(jp_fetch, "jobs", jobs[other]["id"], headers=auth(user))
                 assert code == 404
                 tally("isolation")
-    await asyncio.gather(*(wait_finished(jp_fetch, jobs[u]["id"], headers=auth(u)) for u in users))
+
+
+async def test_a_job_the_server_takes_from_any_user_is_followed_to_its_end(
+    jp_fetch: Fetch, jp_root_dir: Path
+) -> None:
+    """Whoever of the server's users submits, a job it takes has a record that follows the job
+    to its end (never "Created" while it runs and after it ended). A server that cannot follow
+    some user's jobs must refuse them, creating nothing, instead of taking them."""
+    write_notebook(jp_root_dir / "n.ipynb", ["print('hi')"])
+    for user in ("alice", "bob", "Alice"):
+        try:
+            job = await api(
+                jp_fetch, "jobs", method="POST", body={"notebook": "n.ipynb"}, headers=auth(user)
+            )
+        except HTTPClientError as error:
+            code, body = answer_of(error)
+            assert code == 403 and body["message"], (user, code, body)
+            assert (await api(jp_fetch, "jobs", headers=auth(user)))["jobs"] == [], user
+        else:
+            ended = await wait_end(jp_fetch, job["id"], 30, headers=auth(user))
+            assert ended["state"] == "Succeeded", (user, ended)
+        tally("isolation")

@@ -69,6 +69,8 @@ class KubernetesBackend(JobBackend):
     """Runs jobs through the Kubeflow operators (and batch Jobs), gang-scheduled by Volcano."""
 
     name = "kubernetes"
+    # Sweeps on the cluster are Katib Experiments, not trials driven from the server.
+    sweep_service_class = "mofang_lab.sweeps.cluster.KatibSweepService"
 
     store_path = Unicode(
         ".mofang/kubernetes-jobs.sqlite",
@@ -282,7 +284,10 @@ class KubernetesBackend(JobBackend):
             spec=spec,
             name=job_id,
             namespace=self.namespace,
-            owner=owner,
+            # On the cluster a job is the server's user's, whoever of the server's users
+            # submitted it (the store keeps who): it runs with that user's storage and
+            # service account, and this server's watch follows that user's objects only.
+            owner=self._plan.user if self._plan is not None else owner,
             plan=self._plan,
             settings=self.settings,
         )
@@ -317,7 +322,7 @@ class KubernetesBackend(JobBackend):
                     "Start your server from the hub (a dry run still shows the objects)."
                 )
             job_id = self._fresh_id(spec.name)
-            self.manifest(spec, job_id, owner)  # refuses before anything is stored
+            obj = self.manifest(spec, job_id, owner)  # refuses before anything is stored
             await self._check_queue()
             record = self._new_record(owner, job_id, spec)
             self.store.insert(record, network={"created": False}, devices={})
@@ -328,8 +333,8 @@ class KubernetesBackend(JobBackend):
             except OSError as exc:
                 self._fail(job_id, "StorageError", f"The job folder could not be written: {exc}")
                 raise
-            await self._create_object(self.store.record(job_id))
-            return SubmitResult(job=self.store.record(job_id), created=True)
+            await self._create_object(record, obj, defer_mark=True)
+            return SubmitResult(job=record, created=True)
 
     async def _check_queue(self) -> None:
         """Refuse a job whose group's Volcano queue does not exist (it would never start)."""
@@ -348,9 +353,18 @@ class KubernetesBackend(JobBackend):
             )
         self._queue_seen = now
 
-    async def _create_object(self, record: JobRecord) -> None:
+    async def _create_object(
+        self, record: JobRecord, obj: dict[str, Any] | None = None, *, defer_mark: bool = False
+    ) -> None:
+        """Create ``record``'s object, then mark the record as created.
+
+        With ``defer_mark`` the mark is written right after the caller has its
+        answer: the object exists, which is what the user waits for. Until the
+        mark is written a restart finds the object itself, which is all the
+        mark is for (telling a job never created from one deleted since).
+        """
         info = JOB_KINDS[record.kind]
-        obj = self.manifest(record.spec, record.id, record.owner)
+        obj = obj or self.manifest(record.spec, record.id, record.owner)
         try:
             created = await self.cluster.create(info, obj)
         except ConflictError:
@@ -364,7 +378,15 @@ class KubernetesBackend(JobBackend):
             self._fail(record.id, "CreateFailed", str(exc))
             raise
         uid = (created.get("metadata") or {}).get("uid", "")
-        self.store.set_network(record.id, {"created": True, "uid": uid, "kind": info.kind})
+        network = {"created": True, "uid": uid, "kind": info.kind}
+        if defer_mark:
+            asyncio.get_running_loop().call_soon(self._mark_created, record.id, network)
+        else:
+            self._mark_created(record.id, network)
+
+    def _mark_created(self, job_id: str, network: dict[str, Any]) -> None:
+        if self._store is not None:  # not stopped meanwhile
+            self.store.set_network(job_id, network)
 
     def _fail(self, job_id: str, reason: str, message: str) -> None:
         self.store.set_job_state(job_id, JobState.FAILED, reason=reason, message=message)
@@ -460,7 +482,9 @@ class KubernetesBackend(JobBackend):
         while True:
             known = self._watcher.pods.get(record.id) or {}
             if not known:
-                for pod in await self.cluster.pods(job_selector(record.id)):
+                # This server's pods of the job only: anyone may label a pod with its id.
+                selector = f"{self._watcher.selector},{job_selector(record.id)}"
+                for pod in await self.cluster.pods(selector):
                     known[pod["metadata"]["name"]] = pod
             for pod_name, pod in known.items():
                 labels = pod["metadata"].get("labels") or {}

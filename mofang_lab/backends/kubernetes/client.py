@@ -3,7 +3,8 @@
 :class:`JobCluster` offers the calls the backend makes in the namespace of
 the user's server: create, read, list, watch and delete job objects of the
 four kinds (custom resources of the operators, or batch Jobs), their pods
-and pod logs, and the Volcano PodGroup and Queue that explain a wait. It
+and pod logs, the Volcano PodGroup and Queue that explain a wait, and the
+Katib Experiments and Trials a sweep on the cluster runs as. It
 uses the request path the spawner uses (:mod:`mofang_spawner.kubernetes.apicalls`):
 plain JSON, retries of what is worth retrying, and every final failure
 translated here, once, into the Mofang error tree with a message for whoever
@@ -49,11 +50,14 @@ from mofang_spawner.kubernetes.apicalls import (
 )
 from mofang_spawner.kubernetes.cluster import ClusterUnavailableError
 
-__all__ = ["ApiClient", "JobCluster", "connect", "translate"]
+__all__ = ["TRIAL_EXPERIMENT_LABEL", "ApiClient", "JobCluster", "connect", "translate"]
 
 Obj = dict[str, Any]
 
 _VOLCANO = ("scheduling.volcano.sh", "v1beta1")
+_KATIB = ("kubeflow.org", "v1beta1")
+#: The label Katib puts on each Trial: the name of its Experiment.
+TRIAL_EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
 
 
 def translate(exc: ApiException, action: str) -> MofangError:
@@ -243,6 +247,12 @@ class JobCluster:
             )
         except ApiException as exc:
             raise translate(exc, f"read the log of pod {pod}") from exc
+        if response.status != 200:
+            # Unread answers do not raise: an error must not reach the user as log text.
+            error = ApiException(status=response.status, reason=response.reason)
+            error.body = await response.read()
+            response.release()
+            raise translate(error, f"read the log of pod {pod}")
         try:
             async for chunk in response.content.iter_any():
                 yield chunk.decode("utf-8", "replace")
@@ -251,9 +261,78 @@ class JobCluster:
         finally:
             response.release()
 
+    # --- Katib: a sweep's Experiment and its Trials ------------------------------
+
+    async def create_experiment(self, obj: Obj) -> Obj:
+        return await self._call(
+            f"create the Experiment {obj['metadata']['name']}",
+            self._custom.create_namespaced_custom_object,
+            *_KATIB,
+            self.namespace,
+            "experiments",
+            obj,
+        )
+
+    async def read_experiment(self, name: str) -> Obj | None:
+        return await self._optional(
+            f"read the Experiment {name}",
+            self._custom.get_namespaced_custom_object,
+            *_KATIB,
+            self.namespace,
+            "experiments",
+            name,
+        )
+
+    async def list_experiments(self, label_selector: str) -> list[Obj]:
+        answer = await self._call(
+            "list Experiments",
+            self._custom.list_namespaced_custom_object,
+            *_KATIB,
+            self.namespace,
+            "experiments",
+            label_selector=label_selector,
+        )
+        return list(answer.get("items") or [])
+
+    async def delete_experiment(self, name: str) -> bool:
+        """Delete the Experiment and, first, its Trials and their jobs (foreground)."""
+        try:
+            await self._call(
+                f"delete the Experiment {name}",
+                self._custom.delete_namespaced_custom_object,
+                *_KATIB,
+                self.namespace,
+                "experiments",
+                name,
+                body={"propagationPolicy": "Foreground"},
+            )
+        except NotFoundError:
+            return False
+        return True
+
+    async def trials(self, experiment: str) -> list[Obj]:
+        """The Trials of one Experiment (Katib labels each with its Experiment's name)."""
+        answer = await self._call(
+            f"list the Trials of {experiment}",
+            self._custom.list_namespaced_custom_object,
+            *_KATIB,
+            self.namespace,
+            "trials",
+            label_selector=f"{TRIAL_EXPERIMENT_LABEL}={experiment}",
+        )
+        return list(answer.get("items") or [])
+
+    def watch_experiments(
+        self, label_selector: str, *, timeout_seconds: int = 300
+    ) -> AsyncIterator[tuple[str, Obj]]:
+        """``(type, Experiment)`` of the Experiments now, then each change (as :meth:`watch`)."""
+        method = self._custom.list_namespaced_custom_object
+        args = (*_KATIB, self.namespace, "experiments")
+        return self._watch(method, args, label_selector, timeout_seconds)
+
     # --- watching -----------------------------------------------------------------
 
-    async def watch(
+    def watch(
         self, info: KindInfo | None, label_selector: str, *, timeout_seconds: int = 300
     ) -> AsyncIterator[tuple[str, Obj]]:
         """``(type, object)`` of the current objects (``info`` None: pods), then each change.
@@ -264,12 +343,22 @@ class JobCluster:
         Listing failures end it like any other call.
         """
         method, args = self._list_method(info)
+        return self._watch(method, args, label_selector, timeout_seconds)
+
+    async def _watch(
+        self, method: Any, args: tuple[Any, ...], label_selector: str, timeout_seconds: int
+    ) -> AsyncIterator[tuple[str, Obj]]:
         pause = 0.05
         while True:
             listed = await self._call(
                 "list what to watch", method, *args, label_selector=label_selector
             )
+            # A list's items carry no kind (the list says it): add it, as the watch's do.
+            kind = str(listed.get("kind") or "").removesuffix("List")
             for item in listed.get("items") or []:
+                if kind:
+                    item.setdefault("kind", kind)
+                    item.setdefault("apiVersion", listed.get("apiVersion"))
                 yield "ADDED", item
             version = (listed.get("metadata") or {}).get("resourceVersion")
             try:

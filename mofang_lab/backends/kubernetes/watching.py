@@ -77,10 +77,13 @@ class JobWatcher:
             self._tasks.append(asyncio.ensure_future(self._watch(info)))
 
     async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        pending, self._tasks = set(self._tasks), []
+        while pending:
+            # Python 3.11's wait_for can swallow a cancellation that arrives as its
+            # request completes (the API client's calls use it): cancel until they end.
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=0.5)
 
     async def changed(self, timeout: float) -> None:
         """Wait until the watcher saw a change (or ``timeout``)."""
@@ -222,7 +225,7 @@ class JobWatcher:
             obj = await self.cluster.read(info, job_id)
             if obj is not None:
                 self.objects[job_id] = obj
-                for pod in await self.cluster.pods(f"{JOB_ID_LABEL}={job_id}"):
+                for pod in await self.cluster.pods(f"{self.selector},{JOB_ID_LABEL}={job_id}"):
                     self.pods.setdefault(job_id, {})[pod["metadata"]["name"]] = pod
                 await self.sync(job_id)
                 continue
