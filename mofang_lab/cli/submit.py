@@ -167,7 +167,15 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         request = request_from_args(args, str(args.notebook.resolve()))
-        if args.dry_run and args.backend == "kubernetes":
+        offline = args.dry_run and args.backend == "kubernetes"
+        if args.namespace and not offline:
+            raise InvalidRequestError(
+                "--namespace only names the namespace of a --backend kubernetes --dry-run; "
+                "a job runs in your server's namespace."
+            )
+        if args.image and not offline:
+            request["image"] = args.image  # the server says whether it may be used
+        if offline:
             # Rendered here, from the same builder the server's backend uses: no
             # server and no cluster needed.
             from mofang_lab.cli.submit_dryrun import run_dry_run

@@ -11,7 +11,6 @@ leaves nothing: no record, no job folder, no replica.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -233,12 +232,9 @@ def test_the_mofang_command_gets_no_more_than_the_plan(tmp_path: Path) -> None:
             tally("entitlements")
         assert footprint(server.root) == before
         assert mofang(server, "alice-token", "jobs", "--json").stdout.strip() == "[]"
-        # `mofang submit --image` only labels the offline Kubernetes dry run; it is not
-        # sent, so a submitted job runs in the server's image (docs/security.md, finding 6).
+        # `mofang submit --image` is sent, and the server refuses another image than its own.
         submitted = mofang(server, "alice-token", "submit", notebook, "--image", "evil:1")
-        assert submitted.returncode == 0, submitted.stderr
-        job_id = submitted.stdout.split()[1]
-        shown = mofang(server, "alice-token", "jobs", "--json")
-        (job,) = json.loads(shown.stdout)
-        assert (job["id"], job["spec"]["image"]) == (job_id, IMAGE)
+        assert submitted.returncode == 2
+        assert "a job cannot choose another (evil:1)" in submitted.stderr
+        assert footprint(server.root) == before
         tally("entitlements")
