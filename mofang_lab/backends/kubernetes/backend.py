@@ -17,20 +17,15 @@ import asyncio
 import builtins
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 from traitlets import Dict, Enum, Float, Int, List, Unicode, default
 
 from mofang_lab.backends.base import (
     Capabilities,
-    JobBackend,
-    JobEvent,
     JobRecord,
-    ReplicaStatus,
     SubmitResult,
 )
-from mofang_lab.backends.changes import Changes, stream_events
 from mofang_lab.backends.kubernetes.client import ApiClient, JobCluster, connect
 from mofang_lab.backends.kubernetes.manifests import (
     CONTAINER_NAMES,
@@ -42,6 +37,7 @@ from mofang_lab.backends.kubernetes.manifests import (
 )
 from mofang_lab.backends.kubernetes.watching import JobWatcher
 from mofang_lab.backends.store import JobStore
+from mofang_lab.backends.stored import StoredJobsBackend
 from mofang_lab.environment import STORAGE_ENV, load_plan, load_storage, pod_namespace
 from mofang_lab.jobs.ids import new_job_id
 from mofang_lab.jobs.spec import KINDS, JobKind, JobSpec, replica_name
@@ -65,7 +61,7 @@ __all__ = ["KubernetesBackend"]
 _QUEUE_CHECK_SECONDS = 60.0
 
 
-class KubernetesBackend(JobBackend):
+class KubernetesBackend(StoredJobsBackend):
     """Runs jobs through the Kubeflow operators (and batch Jobs), gang-scheduled by Volcano."""
 
     name = "kubernetes"
@@ -175,7 +171,6 @@ class KubernetesBackend(JobBackend):
         self._api: ApiClient | None = None
         self._cluster: JobCluster | None = None
         self._watcher: JobWatcher | None = None
-        self._changes = Changes()
         self._owner_locks: dict[str, asyncio.Lock] = {}
         self._start_lock = asyncio.Lock()
         self._started = False
@@ -236,7 +231,7 @@ class KubernetesBackend(JobBackend):
                 store=lambda: self.store,
                 selector=selector,
                 kinds=self.capabilities.kinds,
-                notify=self._changes.notify,
+                notify=self._changed_now,
                 wait_check_interval=self.wait_check_interval,
                 log=self.log,
             )
@@ -304,16 +299,9 @@ class KubernetesBackend(JobBackend):
         await self.start()
         spec = prepared.spec
         async with self._owner_locks.setdefault(owner, asyncio.Lock()):
-            if spec.idempotency_key is not None:
-                existing = self.store.find_by_key(owner, spec.idempotency_key)
-                if existing is not None:
-                    if existing.spec != spec:
-                        raise ConflictError(
-                            f"The idempotency key {spec.idempotency_key!r} was already used "
-                            f"for job {existing.id} with a different request; use a new key "
-                            "for a new job."
-                        )
-                    return SubmitResult(job=existing, created=False)
+            earlier = self._earlier_submission(owner, spec)
+            if earlier is not None:
+                return earlier
             self.check_supported(spec)
             if self._plan is None:
                 raise PolicyError(
@@ -324,9 +312,9 @@ class KubernetesBackend(JobBackend):
             job_id = self._fresh_id(spec.name)
             obj = self.manifest(spec, job_id, owner)  # refuses before anything is stored
             await self._check_queue()
-            record = self._new_record(owner, job_id, spec)
+            record = self._cluster_record(owner, job_id, spec)
             self.store.insert(record, network={"created": False}, devices={})
-            self._changes.notify()
+            self._changed_now()
             folder = self.folder(job_id)
             try:
                 folder.write(spec, prepared.snapshot)
@@ -392,59 +380,17 @@ class KubernetesBackend(JobBackend):
         self.store.set_job_state(job_id, JobState.FAILED, reason=reason, message=message)
         for replica in self.store.record(job_id).replicas:
             self.store.set_replica(job_id, replica.name, state=ReplicaState.STOPPED)
-        self._changes.notify()
+        self._changed_now()
 
-    def _fresh_id(self, name: str) -> str:
-        while True:
-            job_id = new_job_id(name)
-            if not self.store.exists(job_id) and not self.folder(job_id).path.exists():
-                return job_id
-
-    def _new_record(self, owner: str, job_id: str, spec: JobSpec) -> JobRecord:
-        folder = self.folder(job_id)
-        return JobRecord(
-            id=job_id,
-            owner=owner,
-            name=spec.name,
-            kind=spec.kind,
-            backend=self.name,
-            state=JobState.CREATED,
-            folder=self.relative(folder.path),
-            created_at=datetime.now(UTC),
-            spec=spec,
-            replicas=tuple(
-                ReplicaStatus(
-                    name=replica_name(role, index),
-                    type=role,
-                    index=index,
-                    state=ReplicaState.PENDING,
-                    log=f"pod log of {replica_name(role, index)}",
-                )
-                for role, index in spec.replicas()
-            ),
+    def _cluster_record(self, owner: str, job_id: str, spec: JobSpec) -> JobRecord:
+        return self._new_record(
+            owner, job_id, spec, lambda role, index: f"pod log of {replica_name(role, index)}"
         )
 
-    # --- queries --------------------------------------------------------------------
-
-    async def get(self, owner: str, job_id: str) -> JobRecord:
-        await self.start()
-        record = self.store.get(owner, job_id)
-        if record is None:
-            raise NotFoundError(f"You have no job {job_id!r}; `mofang jobs` lists yours.")
-        return record
-
-    async def list(self, owner: str) -> builtins.list[JobRecord]:
-        await self.start()
-        return self.store.jobs_of(owner)
-
     async def cancel(self, owner: str, job_id: str) -> JobRecord:
-        record = await self.get(owner, job_id)
+        record = await self._to_cancel(owner, job_id)
         if record.state == JobState.CANCELLED:
             return record
-        if record.state.terminal:
-            raise ConflictError(
-                f"Job {job_id} has already finished ({record.state}); there is nothing to cancel."
-            )
         assert self._watcher is not None
         self._watcher.cancelling.add(job_id)
         try:
@@ -456,17 +402,14 @@ class KubernetesBackend(JobBackend):
         for replica in self.store.record(job_id).replicas:
             if not replica.state.finished:
                 self.store.set_replica(job_id, replica.name, state=ReplicaState.STOPPED)
-        self._changes.notify()
+        self._changed_now()
         return self.store.record(job_id)
 
     async def logs(
         self, owner: str, job_id: str, replica: str | None, *, follow: bool
     ) -> AsyncIterator[str]:
         record = await self.get(owner, job_id)
-        name = replica or record.spec.main_replica
-        if all(r.name != name for r in record.replicas):
-            names = ", ".join(r.name for r in record.replicas)
-            raise NotFoundError(f"Job {job_id} has no replica {name!r}; its replicas: {names}.")
+        name = self._replica(record, replica).name
         pod = await self._pod_of(record, name, wait=follow)
         if pod is None:
             if record.state.terminal:
@@ -498,18 +441,6 @@ class KubernetesBackend(JobBackend):
             if not wait or self.store.record(record.id).state.terminal:
                 return None
             await self._watcher.changed(timeout=1.0)
-
-    async def last_event(self, owner: str) -> int:
-        await self.start()
-        return self.store.last_seq(owner)
-
-    async def events(
-        self, owner: str, *, since: int, job_id: str | None
-    ) -> AsyncIterator[JobEvent]:
-        if job_id is not None:
-            await self.get(owner, job_id)
-        await self.start()
-        return stream_events(self.store, self._changes, owner, since, job_id)
 
 
 def _role(name: str) -> Any:

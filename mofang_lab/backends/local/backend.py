@@ -20,30 +20,25 @@ import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 from traitlets import Float, Int, List, Unicode, default
 
 from mofang_lab.backends.base import (
     Capabilities,
-    JobBackend,
-    JobEvent,
     JobRecord,
-    ReplicaStatus,
     SubmitResult,
 )
-from mofang_lab.backends.changes import Changes, stream_events
 from mofang_lab.backends.local.contract import Launch, hostfile_text, launches, ports_needed
 from mofang_lab.backends.local.gpus import devices_from_env, split_devices
 from mofang_lab.backends.local.logs import read_log
 from mofang_lab.backends.local.supervisor import JobRun, RunSettings
 from mofang_lab.backends.store import JobStore
-from mofang_lab.jobs.ids import new_job_id
-from mofang_lab.jobs.spec import JobKind, JobSpec, replica_name
-from mofang_lab.jobs.states import JobState, ReplicaState
+from mofang_lab.backends.stored import StoredJobsBackend
+from mofang_lab.jobs.spec import JobKind, JobSpec, ReplicaType, replica_name
+from mofang_lab.jobs.states import JobState
 from mofang_lab.jobs.submission import PreparedJob
-from mofang_spawner.errors import ConflictError, NotFoundError
+from mofang_spawner.errors import ConflictError
 
 __all__ = ["LocalBackend"]
 
@@ -52,7 +47,7 @@ __all__ = ["LocalBackend"]
 _PRIVATE_PREFIXES = ("JUPYTERHUB_", "JPY_", "JUPYTER_TOKEN", "MOFANG_")
 
 
-class LocalBackend(JobBackend):
+class LocalBackend(StoredJobsBackend):
     """Runs each replica of a job as a local process group."""
 
     name = "local"
@@ -127,7 +122,6 @@ class LocalBackend(JobBackend):
         self._runs: dict[str, JobRun] = {}
         self._owner_locks: dict[str, asyncio.Lock] = {}
         self._start_lock = asyncio.Lock()
-        self._changes = Changes()
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -234,21 +228,14 @@ class LocalBackend(JobBackend):
         await self.start()
         spec = prepared.spec
         async with self._owner_locks.setdefault(owner, asyncio.Lock()):
-            if spec.idempotency_key is not None:
-                existing = self.store.find_by_key(owner, spec.idempotency_key)
-                if existing is not None:
-                    if existing.spec != spec:
-                        raise ConflictError(
-                            f"The idempotency key {spec.idempotency_key!r} was already used "
-                            f"for job {existing.id} with a different request; use a new key "
-                            "for a new job."
-                        )
-                    return SubmitResult(job=existing, created=False)
+            earlier = self._earlier_submission(owner, spec)
+            if earlier is not None:
+                return earlier
             self.check_supported(spec)
             held = self.store.held_devices(list(self._runs))
             devices = split_devices(spec, self.gpu_devices, held)
             job_id = self._fresh_id(spec.name)
-            record = self._new_record(owner, job_id, spec)
+            record = self._local_record(owner, job_id, spec)
             network = {"host": self.host, "ports": _free_ports(self.host, ports_needed(spec))}
             try:
                 self.store.insert(record, network=network, devices=devices)
@@ -263,38 +250,16 @@ class LocalBackend(JobBackend):
             self._watch(run)
             return SubmitResult(job=self.store.record(job_id), created=True)
 
-    def _fresh_id(self, name: str) -> str:
-        while True:
-            job_id = new_job_id(name)
-            if not self.store.exists(job_id) and not self.folder(job_id).path.exists():
-                return job_id
-
-    def _new_record(self, owner: str, job_id: str, spec: JobSpec) -> JobRecord:
+    def _local_record(self, owner: str, job_id: str, spec: JobSpec) -> JobRecord:
         folder = self.folder(job_id)
-        launcher_log = self.relative(folder.log("launcher-0"))
-        replicas = []
-        for replica_type, index in spec.replicas():
-            name = replica_name(replica_type, index)
-            log = self.relative(folder.log(name))
-            if spec.kind == "mpi" and replica_type == "Worker":
-                log = launcher_log  # the ranks' output is in mpirun's, as on a cluster
-            replicas.append(
-                ReplicaStatus(
-                    name=name, type=replica_type, index=index, state=ReplicaState.PENDING, log=log
-                )
-            )
-        return JobRecord(
-            id=job_id,
-            owner=owner,
-            name=spec.name,
-            kind=spec.kind,
-            backend=self.name,
-            state=JobState.CREATED,
-            folder=self.relative(folder.path),
-            created_at=datetime.now(UTC),
-            spec=spec,
-            replicas=tuple(replicas),
-        )
+
+        def log(role: ReplicaType, index: int) -> str:
+            if spec.kind == "mpi" and role == "Worker":
+                # The ranks' output is in mpirun's, as on a cluster.
+                return self.relative(folder.log("launcher-0"))
+            return self.relative(folder.log(replica_name(role, index)))
+
+        return self._new_record(owner, job_id, spec, log)
 
     def _write_folder(self, job_id: str, prepared: PreparedJob) -> None:
         folder = self.folder(job_id)
@@ -368,31 +333,12 @@ class LocalBackend(JobBackend):
 
         task.add_done_callback(done)
 
-    def _changed_now(self) -> None:
-        # Wake every waiting stream; they re-read the store.
-        self._changes.notify()
-
     # --- queries --------------------------------------------------------------------
 
-    async def get(self, owner: str, job_id: str) -> JobRecord:
-        await self.start()
-        record = self.store.get(owner, job_id)
-        if record is None:
-            raise NotFoundError(f"You have no job {job_id!r}; `mofang jobs` lists yours.")
-        return record
-
-    async def list(self, owner: str) -> builtins.list[JobRecord]:
-        await self.start()
-        return self.store.jobs_of(owner)
-
     async def cancel(self, owner: str, job_id: str) -> JobRecord:
-        record = await self.get(owner, job_id)
+        record = await self._to_cancel(owner, job_id)
         if record.state == JobState.CANCELLED:
             return record
-        if record.state.terminal:
-            raise ConflictError(
-                f"Job {job_id} has already finished ({record.state}); there is nothing to cancel."
-            )
         run = self._runs.get(job_id)
         if run is not None:
             await run.cancel()
@@ -405,12 +351,8 @@ class LocalBackend(JobBackend):
         self, owner: str, job_id: str, replica: str | None, *, follow: bool
     ) -> AsyncIterator[str]:
         record = await self.get(owner, job_id)
-        name = replica or record.spec.main_replica
-        status = next((r for r in record.replicas if r.name == name), None)
-        if status is None:
-            names = ", ".join(r.name for r in record.replicas)
-            raise NotFoundError(f"Job {job_id} has no replica {name!r}; its replicas: {names}.")
-
+        status = self._replica(record, replica)
+        name = status.name
         main = record.spec.main_replica
 
         def finished() -> bool:
@@ -426,18 +368,6 @@ class LocalBackend(JobBackend):
             finished=finished,
             poll_interval=self.poll_interval,
         )
-
-    async def last_event(self, owner: str) -> int:
-        await self.start()
-        return self.store.last_seq(owner)
-
-    async def events(
-        self, owner: str, *, since: int, job_id: str | None
-    ) -> AsyncIterator[JobEvent]:
-        if job_id is not None:
-            await self.get(owner, job_id)
-        await self.start()
-        return stream_events(self.store, self._changes, owner, since, job_id)
 
 
 def _free_ports(host: str, count: int) -> list[int]:
