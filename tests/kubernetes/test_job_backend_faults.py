@@ -130,9 +130,7 @@ def test_a_refused_create_is_a_clear_error_and_a_failed_record(
 def test_a_name_taken_by_someone_else_is_not_adopted(
     kube: KubeEmulator, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(
-        "mofang_lab.backends.stored.new_job_id", lambda name: "quick-taken1"
-    )
+    monkeypatch.setattr("mofang_lab.backends.stored.new_job_id", lambda name: "quick-taken1")
     kube.create(
         {
             "apiVersion": "kubeflow.org/v1",
