@@ -96,7 +96,7 @@ def test_a_distributed_trial_is_shown_too(
     [
         (
             ["--param", 'layers=categorical:plain,say"hi'],
-            "Katib would refuse this sweep: .*contains a quote",
+            "Katib would refuse this sweep: .*may hold only letters, digits",
         ),
         (["--algorithm", "hyperband"], "needs the setting\\(s\\) r_l, resource_name"),
         (["--algorithm", "tpe", "--algorithm-setting", "n_startup_trials=5"], "hyperopt service"),

@@ -23,8 +23,9 @@ The rules, as Katib 0.19 applies them:
 * at least one parameter; each of type double, int, discrete or categorical;
   double and int with ``min`` < ``max`` and no ``list``; discrete and
   categorical with a ``list`` and no ``min``, ``max`` or ``step``; a known
-  distribution; a categorical value that fits in the trial's
-  ``MOFANG_PARAMETERS`` JSON unescaped (no ``"``, ``\\`` or control characters);
+  distribution; a categorical value of letters, digits and ``-+._`` only
+  (Katib pastes it into the trial's text, and the cluster's guard admits no
+  other character);
 * the trial template: a primary container name that the primary pod has,
   success and failure conditions, trial parameters with a name (no braces)
   and a reference, neither repeated; every reference a parameter of the
@@ -55,7 +56,9 @@ _META_REFERENCE = re.compile(
 _PARAMETER_TYPES = ("double", "int", "discrete", "categorical")
 _DISTRIBUTIONS = ("uniform", "logUniform", "normal", "logNormal")
 _EARLY_STOPPING = {"medianstop": frozenset({"min_trials_required", "start_step"})}
-_UNSAFE_IN_JSON = re.compile(r'["\\\x00-\x1f\x7f]')
+#: What a categorical value may hold: Katib pastes values into the trial's text, and the
+#: cluster's guard (hub-config/kubernetes/jobs/guard.yaml) admits exactly these characters.
+_SAFE_VALUE = re.compile(r"^[-+.0-9A-Za-z_]+\Z")
 
 
 def check_experiment(experiment: dict[str, Any]) -> None:
@@ -191,10 +194,11 @@ def _parameter(p: dict[str, Any]) -> list[str]:
         problems.append("every value of a discrete parameter must be a number")
     if kind == "categorical":
         for value in values:
-            if _UNSAFE_IN_JSON.search(str(value)):
+            if not _SAFE_VALUE.match(str(value)):
                 problems.append(
-                    f"value {value!r} contains a quote, backslash or control character, which "
-                    "cannot reach a trial's MOFANG_PARAMETERS unescaped; rename the value"
+                    f"value {value!r} may hold only letters, digits and '-+._' on a cluster "
+                    "(Katib pastes it into the trial's text, and the cluster's guard admits "
+                    "no other character); rename the value"
                 )
     return problems
 
