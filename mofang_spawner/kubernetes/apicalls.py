@@ -28,6 +28,7 @@ __all__ = [
     "call_once",
     "call_with_retries",
     "open_watch",
+    "refused_by_policy",
     "retry_after",
     "status_message",
     "watch_events",
@@ -157,6 +158,15 @@ def status_message(exc: ApiException) -> str:
         if isinstance(status, dict) and status.get("message"):
             return str(status["message"])
     return str(exc.reason or "no details")
+
+
+def refused_by_policy(exc: ApiException) -> bool:
+    """Whether the API server's admission refused the request (a webhook, or a
+    ValidatingAdmissionPolicy such as the jobs guard), rather than RBAC or validation."""
+    message = status_message(exc)
+    return (exc.status or 0) in (400, 403, 422) and any(
+        words in message for words in ("admission webhook", "denied the request", "denied request")
+    )
 
 
 def retry_after(exc: ApiException) -> float | None:

@@ -51,6 +51,7 @@ from mofang_spawner.kubernetes.apicalls import (
     WatchBroken,
     call_with_retries,
     open_watch,
+    refused_by_policy,
     status_message,
     watch_events,
     watch_timeout,
@@ -76,13 +77,12 @@ def translate(exc: ApiException, action: str) -> MofangError:
     """The Mofang error for a final API failure while doing ``action`` ("create the pod")."""
     status = exc.status or 0
     message = status_message(exc)
-    admission = "admission webhook" in message or "denied the request" in message
     if status == 403 and "exceeded quota" in message:
         return PolicyError(
             f"The namespace's resource quota does not allow this server: {message}. Ask for "
             "fewer resources, stop another server, or ask an administrator to raise the quota."
         )
-    if admission:
+    if refused_by_policy(exc):
         return PolicyError(f"The cluster's admission policy refused this server: {message}")
     if status == 401:
         return ConfigurationError(

@@ -203,3 +203,22 @@ def test_a_leftover_pod_of_unknown_uid_is_read_first(monkeypatch: pytest.MonkeyP
     asyncio.run(later())
     assert [c[0] for c in api.calls] == ["read_namespaced_pod", "delete_namespaced_pod"]
     assert api.calls[1][2]["body"] == {"preconditions": {"uid": "u2"}}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        'admission webhook "quota.example" denied the request: no more GPUs',
+        "pods \"jupyter-alice\" is forbidden: ValidatingAdmissionPolicy 'mofang-jobs-guard' "
+        "with binding 'mofang-jobs-guard' denied request: claim not entitled",
+    ],
+)
+def test_an_admission_refusal_is_a_policy_error_not_missing_rights(message: str) -> None:
+    from mofang_lab.backends.kubernetes.client import translate as translate_for_jobs
+    from mofang_spawner.errors import PolicyError
+
+    error = ApiException(status=403, reason="Forbidden")
+    error.body = json.dumps({"kind": "Status", "message": message}).encode()
+    for translated in (translate(error, "create the pod"), translate_for_jobs(error, "create")):
+        assert isinstance(translated, PolicyError)
+        assert message in translated.message

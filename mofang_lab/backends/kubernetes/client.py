@@ -44,6 +44,7 @@ from mofang_spawner.kubernetes.apicalls import (
     WatchBroken,
     call_with_retries,
     open_watch,
+    refused_by_policy,
     status_message,
     watch_events,
     watch_timeout,
@@ -69,9 +70,7 @@ def translate(exc: ApiException, action: str) -> MofangError:
             f"The namespace's resource quota does not allow this job: {message}. Ask for fewer "
             "resources, or wait for other jobs to finish."
         )
-    if status in (400, 403, 422) and (
-        "denied request" in message or "denied the request" in message
-    ):
+    if refused_by_policy(exc):
         return PolicyError(f"The cluster's policy refused to {action}: {message}")
     if status == 401:
         return ConfigurationError(
