@@ -289,3 +289,14 @@ def test_an_error_reading_a_log_is_an_error_not_log_text(
                     pass
 
     asyncio.run(main())
+
+
+def test_a_server_that_cannot_reach_a_cluster_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mofang_lab.backends.kubernetes import KubernetesBackend
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    backend = KubernetesBackend(root_dir=str(tmp_path), kubeconfig=str(tmp_path / "missing"))
+    with pytest.raises(ConfigurationError, match=r"c\.KubernetesBackend\.kubeconfig"):
+        asyncio.run(backend.start())
