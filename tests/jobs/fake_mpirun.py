@@ -2,13 +2,16 @@
 
 It checks what the local backend gives the Launcher (the hostfile named by
 ``OMPI_MCA_orte_default_hostfile``, with enough slots) and starts N copies of
-the command with the rank variables Open MPI sets. It stands for mpirun only
-in tests: the contract around it is what is tested, not MPI.
+the command with the rank variables Open MPI sets. Like mpirun, it reads each
+rank's output through a pipe and forwards it a whole line at a time, so lines
+of different ranks never interleave. It stands for mpirun only in tests: the
+contract around it is what is tested, not MPI.
 """
 
 import os
 import subprocess
 import sys
+import threading
 
 args = sys.argv[1:]
 assert args[0] == "-np", args
@@ -21,7 +24,25 @@ children = [
     subprocess.Popen(
         command,
         env={**os.environ, "OMPI_COMM_WORLD_RANK": str(rank), "OMPI_COMM_WORLD_SIZE": str(ranks)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     for rank in range(ranks)
 ]
+one_writer = threading.Lock()
+
+
+def forward(child: subprocess.Popen[bytes]) -> None:
+    assert child.stdout is not None
+    for line in child.stdout:
+        with one_writer:
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+
+
+forwarders = [threading.Thread(target=forward, args=(child,)) for child in children]
+for forwarder in forwarders:
+    forwarder.start()
+for forwarder in forwarders:
+    forwarder.join()
 sys.exit(max(child.wait() for child in children))
