@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 from traitlets import Unicode
 from traitlets.config import LoggingConfigurable
 from traitlets.traitlets import MetaHasTraits
@@ -129,6 +129,9 @@ class DryRun(_Frozen):
     objects: list[dict[str, JsonValue]] = Field(
         description="what the backend would create: processes locally, objects on a cluster"
     )
+
+
+_JOB_LIST = TypeAdapter(list[JobRecord])
 
 
 class _AbstractConfigurableMeta(MetaHasTraits, abc.ABCMeta):
@@ -236,6 +239,14 @@ class JobBackend(LoggingConfigurable, metaclass=_AbstractConfigurableMeta):
     @abc.abstractmethod
     async def list(self, owner: str) -> builtins.list[JobRecord]:
         """``owner``'s jobs, newest first."""
+
+    async def list_json(self, owner: str) -> bytes:
+        """``owner``'s jobs, newest first, as a JSON array (what ``GET /jobs`` sends).
+
+        Serialised by pydantic in one go; a backend may keep the answer until
+        the jobs change.
+        """
+        return _JOB_LIST.dump_json(await self.list(owner))
 
     @abc.abstractmethod
     async def cancel(self, owner: str, job_id: str) -> JobRecord:

@@ -270,6 +270,16 @@ class JobStore(SqliteStore):
         ).fetchone()
         return None if row is None else self._record(row)
 
+    def version(self) -> tuple[int, int]:
+        """A value that differs whenever anything stored has changed since it was read.
+
+        SQLite's ``data_version`` moves with every commit of another connection
+        (another server or process on the same file), ``total_changes`` with
+        every row this connection writes.
+        """
+        row = self._db.execute("PRAGMA data_version").fetchone()
+        return int(row[0]), self._db.total_changes
+
     def jobs_of(self, owner: str) -> list[JobRecord]:
         rows = self._db.execute(
             "SELECT * FROM jobs WHERE owner = ? ORDER BY created_at DESC, rowid DESC", (owner,)

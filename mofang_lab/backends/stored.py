@@ -31,6 +31,9 @@ from mofang_spawner.errors import ConflictError, NotFoundError
 
 __all__ = ["StoredJobsBackend"]
 
+#: Owners whose serialised job list is kept (a server has one user; tests have a few).
+_LISTS_KEPT = 8
+
 
 class StoredJobsBackend(JobBackend):
     """A backend whose jobs' history is a :class:`JobStore`; subclasses run the jobs."""
@@ -38,6 +41,7 @@ class StoredJobsBackend(JobBackend):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._changes = Changes()
+        self._listed: dict[str, tuple[tuple[int, int], bytes]] = {}
 
     @property
     @abc.abstractmethod
@@ -108,6 +112,20 @@ class StoredJobsBackend(JobBackend):
     async def list(self, owner: str) -> builtins.list[JobRecord]:
         await self.start()
         return self.store.jobs_of(owner)
+
+    async def list_json(self, owner: str) -> bytes:
+        # Kept until anything in the store changes: a sidebar reloading a long
+        # history costs a lookup, not a thousand records built and serialised.
+        await self.start()
+        version = self.store.version()
+        kept = self._listed.get(owner)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        listed = await super().list_json(owner)
+        if len(self._listed) >= _LISTS_KEPT:
+            self._listed.pop(next(iter(self._listed)))
+        self._listed[owner] = (version, listed)
+        return listed
 
     async def _to_cancel(self, owner: str, job_id: str) -> JobRecord:
         """The job to cancel; a finished one is a conflict (a cancelled one is returned)."""
