@@ -61,7 +61,7 @@ def sweep_experiment_for(
         )
     notebook = notebook.resolve()
     root = Path.cwd() if notebook.is_relative_to(Path.cwd()) else notebook.parent
-    path, relative = resolve_notebook(str(notebook), root)
+    path, relative = resolve_notebook(str(notebook), root, plan=plan)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

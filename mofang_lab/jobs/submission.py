@@ -9,7 +9,7 @@ changes nothing. The backend then stores the prepared job and runs it.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,7 +19,7 @@ from mofang_lab.jobs.spec import JobSpec
 from mofang_spawner.errors import InvalidRequestError, NotFoundError, PolicyError
 from mofang_spawner.planning import ServerPlan
 
-__all__ = ["PreparedJob", "prepare_submission", "resolve_notebook"]
+__all__ = ["PreparedJob", "prepare_submission", "resolve_notebook", "shared_areas"]
 
 
 class PreparedJob(BaseModel):
@@ -31,11 +31,16 @@ class PreparedJob(BaseModel):
     snapshot: Snapshot
 
 
-def resolve_notebook(path: str, root_dir: Path) -> tuple[Path, str]:
+def resolve_notebook(
+    path: str, root_dir: Path, *, plan: ServerPlan | None = None
+) -> tuple[Path, str]:
     """The notebook's real path and its path relative to ``root_dir`` (the user's files).
 
     Symbolic links are followed before the check, so a link pointing outside
-    the user's files is outside too.
+    the user's files is outside too. The one exception is the project and
+    global areas of ``plan`` where the spawner shows them as links in the
+    user's files (the local spawner): a notebook in the real directory of one
+    of those is accepted, under the path the user sees.
     """
     if "\x00" in path:
         raise InvalidRequestError("The notebook path contains a NUL character; check the path.")
@@ -47,12 +52,17 @@ def resolve_notebook(path: str, root_dir: Path) -> tuple[Path, str]:
         raise InvalidRequestError(f"The notebook path cannot be used ({exc.strerror}).") from exc
     except RuntimeError as exc:  # Python before 3.13 says so for a loop of links
         raise InvalidRequestError(f"{path} is a loop of symbolic links; check the path.") from exc
-    if not resolved.is_relative_to(root):
-        raise PolicyError(
-            f"{path} is outside your files ({root}); only notebooks in your own files "
-            "can be submitted. Copy it into your files first."
-        )
-    relative = resolved.relative_to(root).as_posix()
+    if resolved.is_relative_to(root):
+        relative = resolved.relative_to(root).as_posix()
+    else:
+        shared = _in_shared_area(resolved, root, plan)
+        if shared is None:
+            raise PolicyError(
+                f"{path} is outside your files ({root}); only notebooks in your own files "
+                "can be submitted (your groups' project areas included). Copy it into your "
+                "files first."
+            )
+        relative = shared
     try:
         is_file = resolved.is_file()
     except OSError as exc:
@@ -64,11 +74,44 @@ def resolve_notebook(path: str, root_dir: Path) -> tuple[Path, str]:
     return resolved, relative
 
 
+def shared_areas(plan: ServerPlan | None, root: Path) -> dict[PurePosixPath, Path]:
+    """The plan's project and global areas that are links in the user's files.
+
+    Path in the user's files → the area's real directory. Only where the user's
+    files are the user level's directory under the storage root (the local
+    spawner's layout); on a cluster the areas are mounts inside the user's
+    files, so there is nothing to add.
+    """
+    if plan is None:
+        return {}
+    user = next((mount for mount in plan.mounts if mount.level == "user"), None)
+    if user is None:
+        return {}
+    parts = PurePosixPath(user.source).parts
+    if not parts or root.parts[-len(parts) :] != parts:
+        return {}
+    storage_root = Path(*root.parts[: -len(parts)])
+    return {
+        PurePosixPath(mount.path): storage_root / mount.source
+        for mount in plan.mounts
+        if mount.level != "user" and mount.path
+    }
+
+
+def _in_shared_area(resolved: Path, root: Path, plan: ServerPlan | None) -> str | None:
+    """The path the user sees for ``resolved``, if it is in one of their shared areas."""
+    for link, area in shared_areas(plan, root).items():
+        real = area.resolve()
+        if resolved.is_relative_to(real):
+            return (link / resolved.relative_to(real).as_posix()).as_posix()
+    return None
+
+
 def prepare_submission(
     request: SubmitRequest, *, root_dir: Path, plan: ServerPlan | None, backend: str
 ) -> PreparedJob:
     """Check ``request``, read its notebook and convert it; raises before any side effect."""
-    path, relative = resolve_notebook(request.notebook, root_dir)
+    path, relative = resolve_notebook(request.notebook, root_dir, plan=plan)
     spec = build_spec(request, notebook=relative, plan=plan, backend=backend)
     try:
         text = path.read_text(encoding="utf-8")

@@ -292,7 +292,7 @@ class SweepService(LoggingConfigurable):
 
     def _read_notebook(self, notebook: str) -> tuple[str, str]:
         """The text of ``notebook`` (in the user's files) and its relative path."""
-        path, relative = resolve_notebook(notebook, self.root)
+        path, relative = resolve_notebook(notebook, self.root, plan=load_plan())
         try:
             return path.read_text(encoding="utf-8"), relative
         except UnicodeDecodeError as exc:
@@ -395,7 +395,7 @@ class SweepService(LoggingConfigurable):
         text, relative = self._read_notebook(notebook)
         before = cell_values(text, relative)
         updated = apply_values(text, record.best.parameters, source_name=relative)
-        path, _relative = resolve_notebook(notebook, self.root)
+        path, _relative = resolve_notebook(notebook, self.root, plan=load_plan())
         _replace(path, updated)
         return {
             "notebook": relative,
