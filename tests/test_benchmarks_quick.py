@@ -108,6 +108,7 @@ def test_status_scale_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
         assert is_summary(r, n=10) and r["min"] > 0
         assert r["p50"] <= r["p95"] <= r["max"]
     assert data["jobs"] == 200
+    assert is_summary(data["jobs_after_a_change"], n=10)
     # Every state change reached the events stream, and the polling client saw it too.
     assert data["push_ms"]["n"] == data["poll_1s_ms"]["n"] == 4
     assert data["push_ms"]["min"] >= 0 and data["push_ms"]["max"] < 10_000
