@@ -10,11 +10,13 @@ nothing is left on the cluster. A restarted server takes its jobs up again.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mofang_lab.jobs.folder import JobFolder
 from mofang_lab.jobs.states import JobState
 from mofang_spawner.errors import ConfigurationError, ConflictError, PolicyError
 from tests.jobs.notebooks import write_notebook
@@ -300,3 +302,46 @@ def test_a_server_that_cannot_reach_a_cluster_says_what_to_set(
     backend = KubernetesBackend(root_dir=str(tmp_path), kubeconfig=str(tmp_path / "missing"))
     with pytest.raises(ConfigurationError, match=r"c\.KubernetesBackend\.kubeconfig"):
         asyncio.run(backend.start())
+
+
+def test_a_record_that_cannot_be_stored_leaves_no_folder_and_no_object(
+    kube: KubeEmulator, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The folder is written while the record is stored; a store that says no
+    # (a full disk) takes the folder back, and nothing reaches the cluster.
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    async def main() -> None:
+        async with backend_on(kube, root, vision_plan(), monkeypatch) as backend:
+            prepared = prepare(root, "quick.ipynb", backend, **TWO)
+            monkeypatch.setattr(backend.store, "insert", full_disk)
+            with pytest.raises(sqlite3.OperationalError, match="full"):
+                await backend.submit(OWNER, prepared)
+            monkeypatch.undo()
+            assert await backend.list(OWNER) == []
+            assert not (root / "jobs").exists() or list((root / "jobs").iterdir()) == []
+            assert jobs_on_cluster(kube) == []
+
+    asyncio.run(main())
+
+
+def test_a_folder_that_cannot_be_written_is_a_failed_record_and_no_object(
+    kube: KubeEmulator, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_room(folder: JobFolder, *args: Any) -> None:
+        folder.path.mkdir(parents=True)
+        raise OSError(28, "No space left on device")
+
+    async def main() -> None:
+        async with backend_on(kube, root, vision_plan(), monkeypatch) as backend:
+            prepared = prepare(root, "quick.ipynb", backend, **TWO)
+            monkeypatch.setattr(JobFolder, "write", no_room)
+            with pytest.raises(OSError, match="No space left"):
+                await backend.submit(OWNER, prepared)
+            [record] = await backend.list(OWNER)
+            assert record.state == JobState.FAILED and record.reason == "StorageError"
+            assert "No space left" in record.message
+            assert jobs_on_cluster(kube) == []
+
+    asyncio.run(main())

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import shutil
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from traitlets import Dict, Enum, Float, Int, List, Unicode, default
@@ -313,11 +315,20 @@ class KubernetesBackend(StoredJobsBackend):
             obj = self.manifest(spec, job_id, owner)  # refuses before anything is stored
             await self._check_queue()
             record = self._cluster_record(owner, job_id, spec)
-            self.store.insert(record, network={"created": False}, devices={})
-            self._changed_now()
+            # The folder is written by a worker thread while the record is stored
+            # here: both are done before the object exists, neither waits for the other.
             folder = self.folder(job_id)
+            writing = asyncio.get_running_loop().run_in_executor(
+                None, folder.write, spec, prepared.snapshot
+            )
             try:
-                folder.write(spec, prepared.snapshot)
+                self.store.insert(record, network={"created": False}, devices={})
+            except BaseException:
+                await _discard(writing, folder.path)
+                raise
+            self._changed_now()
+            try:
+                await writing
             except OSError as exc:
                 self._fail(job_id, "StorageError", f"The job folder could not be written: {exc}")
                 raise
@@ -450,3 +461,14 @@ def _role(name: str) -> Any:
 async def _nothing() -> AsyncIterator[str]:
     return
     yield  # an empty async generator
+
+
+async def _discard(writing: asyncio.Future[None], path: Path) -> None:
+    """Remove a job folder written for a record that could not be stored."""
+    try:
+        await writing
+    except FileExistsError:
+        return  # the folder was there before: not this submission's to remove
+    except Exception:  # noqa: S110 - written in part: removed below all the same
+        pass
+    shutil.rmtree(path, ignore_errors=True)
