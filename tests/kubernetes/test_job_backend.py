@@ -252,6 +252,36 @@ def test_a_job_that_cannot_be_scheduled_says_why(
         run(main(with_claims(kube)))
 
 
+def test_a_job_its_queue_cannot_hold_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ann"
+    role_notebook(root / "roles.ipynb", {})
+
+    async def main(kube: KubeEmulator) -> None:
+        # Other jobs of the group hold all but 1 GiB of the queue's memory.
+        kube.patch_status("queues", None, "vision", {"allocated": {"memory": "255Gi"}})
+        kube.patch("queues", None, "vision", {"spec": {"capability": {"memory": "256Gi"}}})
+        async with backend_on(kube, root, vision_plan(), monkeypatch) as backend:
+            prepared = prepare(
+                root,
+                "roles.ipynb",
+                backend,
+                kind="pytorch",
+                roles={"Master": {"replicas": 1}, "Worker": {"replicas": 1}},
+            )
+            result = await backend.submit(OWNER, prepared)
+            waiting = await wait_until(
+                backend, OWNER, result.job.id, lambda r: r.reason == "QueueFull"
+            )
+            assert waiting.state == JobState.CREATED
+            assert waiting.message.startswith("Queue 'vision' has 1 GiB memory free of 256 GiB")
+
+    with KubeEmulator(nodes=NODES, run_pods=True) as kube:
+        FakeOperators(kube, hold=True).install()
+        run(main(with_claims(kube)))
+
+
 def test_another_owner_cannot_see_or_touch_the_job(
     kube: KubeEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -144,8 +144,8 @@ def waiting_reason(
 ) -> tuple[str, str] | None:
     """Why a job that is not running yet waits, as (reason, message), or None if it does not.
 
-    ``needs`` are the job's total requests (``nvidia.com/gpu``: 4, ...), compared
-    with the queue's free capacity.
+    ``needs`` are the job's total requests (:func:`requests_of`), compared with
+    the queue's free capacity, resource by resource.
     """
     for pod in pods:
         for container in (pod.get("status") or {}).get("containerStatuses") or []:
@@ -179,6 +179,34 @@ def waiting_reason(
     return None
 
 
+def requests_of(obj: Obj) -> dict[str, float]:
+    """What all of a job object's pods request together (``cpu``, ``memory``, GPUs, ...).
+
+    Every replica type's count times its containers' requests (a container's
+    limit where it has no request for a resource, as Kubernetes defaults it);
+    a batch Job counts its ``parallelism``. This is what Volcano admits a job
+    against, so it is what a queue's free capacity is compared with.
+    """
+    spec = obj.get("spec") or {}
+    if "template" in spec:  # a batch Job
+        groups = [(int(spec.get("parallelism", 1) or 0), spec["template"])]
+    else:
+        groups = [
+            (int(replica.get("replicas", 1) or 0), replica.get("template") or {})
+            for key, replicas in spec.items()
+            if key.endswith("ReplicaSpecs") and isinstance(replicas, dict)
+            for replica in replicas.values()
+        ]
+    total: dict[str, float] = {}
+    for count, template in groups:
+        for container in (template.get("spec") or {}).get("containers") or []:
+            resources = container.get("resources") or {}
+            asked = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+            for resource, quantity in asked.items():
+                total[resource] = total.get(resource, 0.0) + count * parse_quantity(quantity)
+    return total
+
+
 def _queue_shortfall(queue: Obj | None, needs: Mapping[str, float]) -> str:
     if queue is None:
         return ""
@@ -190,9 +218,10 @@ def _queue_shortfall(queue: Obj | None, needs: Mapping[str, float]) -> str:
             continue
         free = parse_quantity(capability[resource]) - parse_quantity(allocated.get(resource, 0))
         if free < amount:
+            show = _bytes if resource == "memory" or resource.endswith("-storage") else _num
             return (
-                f"Queue '{name}' has {_num(max(free, 0))} {resource} free of "
-                f"{_num(parse_quantity(capability[resource]))}; the job needs {_num(amount)}. "
+                f"Queue '{name}' has {show(max(free, 0))} {resource} free of "
+                f"{show(parse_quantity(capability[resource]))}; the job needs {show(amount)}. "
                 "It starts when other jobs of the group finish."
             )
     return ""
@@ -204,6 +233,10 @@ def _name(pod: Obj) -> str:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _bytes(value: float) -> str:
+    return f"{_num(round(value / 2**30, 2))} GiB"
 
 
 def _time(value: Any) -> datetime | None:

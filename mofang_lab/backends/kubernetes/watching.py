@@ -24,12 +24,11 @@ from typing import Any
 from mofang_lab.backends.base import JobRecord
 from mofang_lab.backends.kubernetes.client import JobCluster
 from mofang_lab.backends.kubernetes.manifests import JOB_ID_LABEL, JOB_KINDS, KindInfo
-from mofang_lab.backends.kubernetes.status import read_job, waiting_reason
+from mofang_lab.backends.kubernetes.status import read_job, requests_of, waiting_reason
 from mofang_lab.backends.store import JobStore
 from mofang_lab.jobs.spec import JobKind
 from mofang_lab.jobs.states import JobState, ReplicaState
 from mofang_spawner.errors import MofangError
-from mofang_spawner.kubernetes.quantities import parse_quantity
 
 __all__ = ["JobWatcher"]
 
@@ -196,7 +195,8 @@ class JobWatcher:
         except MofangError as exc:
             self.log.info("Cannot tell why job %s waits: %s", job_id, exc)
             return None
-        return waiting_reason(pods=pods, pod_group=pod_group, queue=queue, needs=_needs(record))
+        needs = requests_of(self.objects.get(job_id) or {})
+        return waiting_reason(pods=pods, pod_group=pod_group, queue=queue, needs=needs)
 
     def _deleted(self, job_id: str) -> None:
         store = self.store
@@ -248,14 +248,3 @@ def _queue_of(obj: Obj) -> str | None:
     spec = obj.get("spec") or {}
     queue = ((spec.get("runPolicy") or {}).get("schedulingPolicy") or {}).get("queue")
     return str(queue) if queue else None
-
-
-def _needs(record: JobRecord) -> dict[str, float]:
-    needs: dict[str, float] = {}
-    total_gpus = record.spec.total_gpus
-    if total_gpus:
-        needs["nvidia.com/gpu"] = float(total_gpus)
-    cpu = sum(role.replicas * (role.resources.cpu or 0) for role in record.spec.roles.values())
-    if cpu:
-        needs["cpu"] = parse_quantity(cpu)
-    return needs
