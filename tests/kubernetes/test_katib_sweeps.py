@@ -23,6 +23,7 @@ from tornado.httpclient import HTTPClientError
 
 from mofang_lab.sweeps import parse_metrics
 from mofang_lab.sweeps.cluster import KatibSweepService
+from mofang_lab.sweeps.katib.experiment import experiment_name
 from mofang_lab.sweeps.records import SweepRecord, SweepState, TrialState
 from mofang_lab.sweeps.request import SweepRequest
 from mofang_spawner.planning import PLAN_ENV
@@ -334,6 +335,42 @@ def test_a_server_restarted_mid_sweep_reads_the_sweep_back(
         install_operator_crds(kube)
         fake = register(kube, run_job, hold=True)
         asyncio.run(main(kube, fake))
+
+
+def test_a_sweep_stored_but_never_created_is_created_when_the_server_restarts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ann"
+    write_notebook(root / "train.ipynb", [(PARAMETERS, ["parameters"]), TRAINING])
+    request = SweepRequest.model_validate(sweep_body())
+
+    async def stopped_before_the_create(self: Any, *args: Any) -> None:
+        return None  # the server went down after storing the sweep, before the create
+
+    async def main(kube: KubeEmulator) -> None:
+        async with backend_on(kube, root, vision_plan(), monkeypatch) as backend:
+            service = KatibSweepService(backend=backend, resync_interval=0.1)
+            with monkeypatch.context() as patched:
+                patched.setattr(KatibSweepService, "_launch", stopped_before_the_create)
+                created, new = await service.create("ann", request)  # type: ignore[misc]
+            await service.stop()
+        assert new and kube.list("experiments", NAMESPACE) == []
+        assert not (root / "jobs" / created.id).exists()
+        async with backend_on(kube, root, vision_plan(), monkeypatch) as backend:
+            service = KatibSweepService(backend=backend, resync_interval=0.1)
+            await service.start()
+            after = await wait_for_sweep(service, created.id, lambda s: s.state.terminal)
+            await service.stop()
+        assert (after.state, after.reason) == (SweepState.SUCCEEDED, "MaxTrialsReached")
+        assert [t.number for t in after.trials] == [0, 1, 2, 3]
+        experiments = kube.list("experiments", NAMESPACE)
+        assert [e["metadata"]["name"] for e in experiments] == [experiment_name(created.id)]
+        assert (root / "jobs" / created.id / "program.py").is_file()
+
+    with KubeEmulator(kubelet=False) as kube:
+        install_operator_crds(kube)
+        register(kube, run_job)
+        asyncio.run(main(kube))
 
 
 def ended(kube: KubeEmulator, name: str) -> bool:
