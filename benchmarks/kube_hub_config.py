@@ -29,3 +29,15 @@ if connections:
         self.connection_pool_maxsize = int(connections) or None
 
     Configuration.__init__ = with_connections
+
+# MOFANG_BENCH_PROFILE=<prefix>: profile the hub's main thread (cProfile) from here
+# until it exits, into <prefix>.<spawner>.<pid>: where the hub's CPU goes.
+profile_prefix = os.environ.get("MOFANG_BENCH_PROFILE")
+if profile_prefix:
+    import atexit
+    import cProfile
+
+    profiler = cProfile.Profile()
+    spawner = "kubespawner" if os.environ.get("MOFANG_TEST_SPAWNER") == "kubespawner" else "mofang"
+    atexit.register(profiler.dump_stats, f"{profile_prefix}.{spawner}.{os.getpid()}")
+    profiler.enable()

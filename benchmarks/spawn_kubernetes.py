@@ -3,7 +3,7 @@
 Three figures, from one run:
 
 1. **Spawn to ready** of the same pod (image, resources, volumes, placement)
-   by ``MofangSpawner`` (plan, live quota, dry run, watch) and by plain
+   by ``MofangSpawner`` (plan, live quota, the hub's shared watches) and by plain
    ``KubeSpawner`` given the same pod settings, alternating; the figure is
    the ratio of medians. Three ways: ``Spawner.start()`` alone, called in
    this process, until it returns the ready pod's URL (the spawner's own

@@ -3,10 +3,10 @@
 :class:`Cluster` wraps the ``CoreV1Api`` client KubeSpawner already holds and
 offers the few calls a Mofang spawn makes beyond KubeSpawner's own: list a
 group's pods (the live quota), create with a server-side dry run first,
-create and delete pods and claims, watch one pod and its events, and make
-sure the user's identity exists (their service account, its RoleBinding to
-the jobs Role, and their entitlements in the namespace's ConfigMap, through
-the same client's ``RbacAuthorizationV1Api`` where needed).
+create and delete pods and claims, and make sure the user's identity
+exists (their service account, its RoleBinding to the jobs Role, and their
+entitlements in the namespace's ConfigMap, through the same client's
+``RbacAuthorizationV1Api`` where needed).
 Bodies and answers are plain dicts (no model classes: listing a busy
 namespace stays cheap).
 
@@ -19,11 +19,10 @@ whatever its origin, is turned into the Mofang error tree here, in
 namespace quota or an admission policy said no), or the administrator (the
 hub's permissions, an invalid object, an unreachable API).
 
-A watch holds a connection for as long as it runs, so the watches of a spawn
-go through a client of their own (:meth:`Cluster.own_connections`): on the
-hub's one shared client, whose pool is limited (100 connections), the two
-watches of each spawn in progress would take the whole pool at 50 spawns at
-once and leave every other request waiting.
+Nothing here watches: a spawn waits on the hub's two shared watches
+(``reflectors.py``), which hold two connections of the shared client's pool
+(100) however many spawns wait, where a watch per spawn would take the whole
+pool at 50 spawns at once and leave every other request waiting.
 """
 
 from __future__ import annotations
@@ -31,11 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
-from kubernetes_asyncio.client import ApiClient, CoreV1Api, RbacAuthorizationV1Api
+from kubernetes_asyncio.client import RbacAuthorizationV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from mofang_spawner.errors import (
@@ -47,19 +44,12 @@ from mofang_spawner.errors import (
     PolicyError,
 )
 from mofang_spawner.kubernetes.apicalls import (
-    MAX_PAUSE,
-    WatchBroken,
     call_with_retries,
-    open_watch,
     refused_by_policy,
     status_message,
-    watch_events,
-    watch_timeout,
 )
 
 __all__ = ["Cluster", "ClusterUnavailableError", "translate"]
-
-WatchKind = Literal["pods", "events"]
 
 #: Pauses (seconds) between tries of :meth:`Cluster.delete_pod_later`: the first, the longest.
 LEFTOVER_PAUSES = (1.0, 60.0)
@@ -326,79 +316,6 @@ class Cluster:
         if self._rbac_api is None:
             self._rbac_api = RbacAuthorizationV1Api(self._api.api_client)
         return self._rbac_api
-
-    # --- watching ---------------------------------------------------------------
-
-    @asynccontextmanager
-    async def own_connections(self) -> AsyncIterator[Cluster]:
-        """This namespace through a new client (same API, same credentials), closed on exit.
-
-        For watches: they hold their connections as long as they run, and
-        should not take them from the pool of the client everything else shares.
-        """
-        client = ApiClient(configuration=self._api.api_client.configuration)
-        try:
-            yield Cluster(
-                CoreV1Api(client),
-                self.namespace,
-                request_timeout=self.request_timeout,
-                retry_timeout=self.retry_timeout,
-                log=self.log,
-            )
-        finally:
-            await client.close()
-
-    async def watch(
-        self, kind: WatchKind, field_selector: str, *, timeout_seconds: int = 60
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """``(type, object)`` for the current objects, then for each change, forever.
-
-        Lists first and watches from the list's resourceVersion, so nothing
-        between the two is lost; when the stream ends or drops (server
-        timeout, a proxy, a fault) it lists and watches again, and the
-        current objects come again as ``ADDED``: callers must tolerate
-        repeats. It gives up only when listing fails, like any other call
-        (after ``retry_timeout``); a watch that will not open is retried for
-        as long as the list answers.
-        """
-        method = (
-            self._api.list_namespaced_pod if kind == "pods" else self._api.list_namespaced_event
-        )
-        pause = 0.05
-        while True:
-            try:
-                listed = await self._call(
-                    f"list {kind}", method, self.namespace, field_selector=field_selector
-                )
-                for item in listed.get("items") or []:
-                    yield "ADDED", item
-                version = (listed.get("metadata") or {}).get("resourceVersion")
-                async for event in self._stream(method, field_selector, version, timeout_seconds):
-                    pause = 0.05
-                    yield event
-            except WatchBroken as exc:
-                self.log.info(
-                    "Watch of %s (%s) broke (%s); watching again", kind, field_selector, exc
-                )
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_PAUSE)
-
-    async def _stream(
-        self, method: Any, field_selector: str, version: str | None, timeout_seconds: int
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        kwargs: dict[str, Any] = {
-            "field_selector": field_selector,
-            "watch": True,
-            "timeout_seconds": timeout_seconds,
-            "allow_watch_bookmarks": False,
-            "_preload_content": False,
-            "_request_timeout": watch_timeout(self.request_timeout, timeout_seconds),
-        }
-        if version:
-            kwargs["resource_version"] = version
-        response = await open_watch(method(self.namespace, **kwargs), self.request_timeout)
-        async for event in watch_events(response):
-            yield event
 
     # --- the one request path -----------------------------------------------------
 

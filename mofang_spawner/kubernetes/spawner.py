@@ -15,12 +15,15 @@ is the order of a spawn:
    whose token the job backend in the pod submits jobs with, its binding to
    the namespace's jobs Role, and what their jobs may use, recorded first
    for the cluster's guard; on by default (``user_service_accounts``);
-4. ask the API server with a dry run whether it would accept the pod (and a
-   new user claim), so a namespace ResourceQuota or an admission policy
-   refusal is a message, not a pod stuck Pending; then create them;
-5. wait on a watch of the pod and its events (``waiting.py``): ready as soon
-   as the watch says so and the server's port answers, or failed early with
-   the reason (``events.py``).
+4. create the pod (and first a new user claim): a namespace ResourceQuota
+   or an admission policy that refuses it ends the spawn with a message
+   (``cluster.translate``), not a pod stuck Pending; where a claim is made
+   first, a dry run of both asks the API server beforehand, so a refused pod
+   leaves no claim made and deleted again (``dry_run``);
+5. wait on the hub's shared watches of pods and events, which every spawn
+   in progress reads (``reflectors.py``, ``waiting.py``): ready as soon as
+   the pod's update says so and the server's port answers, or failed early
+   with the reason (``events.py``).
 
 Whatever fails after something was created, the pod and any claim made by
 this spawn are deleted again; the user's identity is kept (it is theirs, like
@@ -43,7 +46,7 @@ from kubespawner import KubeSpawner
 from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, validate
 
 from mofang_spawner.errors import ConflictError, MofangError
-from mofang_spawner.kubernetes.cluster import Cluster, ClusterUnavailableError
+from mofang_spawner.kubernetes.cluster import Cluster
 from mofang_spawner.kubernetes.config import MofangStorage
 from mofang_spawner.kubernetes.entitlements import (
     ENTITLEMENTS_CONFIG_MAP,
@@ -62,6 +65,8 @@ from mofang_spawner.kubernetes.identity import (
 from mofang_spawner.kubernetes.labels import group_selector
 from mofang_spawner.kubernetes.objects import MERGED_TRAITS, pod_traits, server_env
 from mofang_spawner.kubernetes.quota import fit_quota, group_usage
+from mofang_spawner.kubernetes.reflectors import SharedWatchesMixin
+from mofang_spawner.kubernetes.stopping import StoppingMixin
 from mofang_spawner.kubernetes.storage import StorageSettings, user_claim_manifests
 from mofang_spawner.kubernetes.waiting import port_answers, wait_for_server
 from mofang_spawner.mixin import MofangSpawnerMixin, spawn_exception
@@ -77,7 +82,7 @@ _GROUP_LOCKS: dict[str, asyncio.Lock] = {}
 _IDENTITIES: dict[tuple[str, str, str], str] = {}
 
 
-class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
+class MofangSpawner(MofangSpawnerMixin, StoppingMixin, SharedWatchesMixin, KubeSpawner):  # type: ignore[misc]
     """Spawns single-user servers as Kubernetes pods, within the Mofang policy."""
 
     cpu_request_fraction = Float(
@@ -113,16 +118,21 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
     dry_run = Bool(
         True,
         config=True,
-        help="""Ask the API server to validate the pod and new claims (dryRun=All) before
-        creating them, so that a namespace ResourceQuota or an admission webhook refusal
-        ends the spawn with its message and nothing is created.""",
+        help="""Where a spawn makes claims (per-user claims, created when missing), first ask
+        the API server to validate them and the pod (dryRun=All), so that a namespace
+        ResourceQuota or an admission webhook that refuses the pod ends the spawn with its
+        message before any claim is made.
+        A spawn that creates only the pod makes no dry run: the create itself is refused
+        with the same answer, turned into the same message, and creates nothing, so a
+        dry run would only cost a request to the API server and the hub's CPU. Off: no
+        dry run at all; a refused pod's new claims are deleted again.""",
     )
 
     wait_for_port = Bool(
         True,
         config=True,
         help="""Return from start only once the server's port accepts connections (checked
-        every few hundredths of a second, for at most Spawner.http_timeout), so the hub's
+        with a pause growing from 0.03 to 0.25 s, for at most Spawner.http_timeout), so the hub's
         own check, which polls with growing pauses, succeeds at once. Turn it off if the
         hub cannot reach pod IPs directly (then the hub's check fails as well).""",
     )
@@ -219,8 +229,9 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
 
     @default("events_enabled")
     def _no_event_reflector(self) -> bool:
-        # Each spawn watches its own pod's events (waiting.py); KubeSpawner's
-        # namespace-wide event watch would only repeat them on the progress page.
+        # The spawn's wait reads the shared event watch itself and tells the user
+        # what the events mean (waiting.py); KubeSpawner's progress would only
+        # repeat them raw, and once a second.
         return False
 
     _storage: StorageSettings | None = None
@@ -375,14 +386,14 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
         created_claims: list[str] = []
         pod_created = False
         try:
-            await self._start_pod_cache()
+            await self._start_shared_watches()
             lock = _GROUP_LOCKS.setdefault(plan.group.name, asyncio.Lock())
             async with lock:
                 plan = await self._within_quota(plan, cluster)
                 pod, claims = await self.render(plan)
                 if self.user_service_accounts:
                     await self._ensure_identity(cluster, plan)
-                if self.dry_run:
+                if self.dry_run and claims:
                     for claim in claims:
                         await cluster.create_claim(claim, dry_run=True)
                     await self._create_pod(cluster, pod, dry_run=True)
@@ -395,15 +406,15 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
                 plan=plan, pod_name=self.pod_name, grace_seconds=self.fatal_grace_seconds
             )
             tracker.uid = (created.get("metadata") or {}).get("uid")
-            async with cluster.own_connections() as watching:
-                ready = await wait_for_server(
-                    cluster=watching,
-                    tracker=tracker,
-                    timeout=self.start_timeout,
-                    on_progress=self._progress_messages.append,
-                    answers=self._server_answers if self.wait_for_port else None,
-                    port_timeout=self.http_timeout,
-                )
+            ready = await wait_for_server(
+                subscribe=self._subscribe(self.pod_name),
+                tracker=tracker,
+                timeout=self.start_timeout,
+                on_progress=self._progress_messages.append,
+                answers=self._server_answers if self.wait_for_port else None,
+                keep_watching=self._start_shared_watches,
+                port_timeout=self.http_timeout,
+            )
             await self._until_reflected(f"{self.namespace}/{self.pod_name}")
         except BaseException as exc:
             # Whatever failed, the next spawn checks the identity on the cluster again
@@ -429,30 +440,6 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
             retry_timeout=self.k8s_api_request_retry_timeout,
             log=self.log,
         )
-
-    async def _start_pod_cache(self) -> None:
-        """Start KubeSpawner's shared pod cache, retrying a failed first list (429, 5xx).
-
-        KubeSpawner keeps a cache whose first list failed and fails every later
-        spawn with it; a retry replaces it.
-        """
-        deadline = time.monotonic() + self.k8s_api_request_retry_timeout
-        pause = 0.1
-        replace = False
-        while True:
-            try:
-                await self._start_watching_pods(replace=replace)
-                return
-            except Exception as exc:
-                if time.monotonic() + pause > deadline:
-                    raise ClusterUnavailableError(
-                        f"The hub could not list the servers' pods ({exc}). Try again in a "
-                        "minute; if it persists, tell an administrator."
-                    ) from exc
-                self.log.info("Pod cache failed to start (%s); retrying", exc)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 2.0)
-                replace = True
 
     async def _within_quota(self, plan: ServerPlan, cluster: Cluster) -> ServerPlan:
         policy = self.policy
@@ -498,6 +485,8 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
     async def _until_reflected(self, key: str) -> None:
         # KubeSpawner's poll() reads its shared pod cache: return only once that
         # cache has seen the running pod too, or the hub could take it for dead.
+        # The wait reads the same cache's updates, so this is one look, unless
+        # the cache was replaced meanwhile (a restarted watch lists again).
         deadline = time.monotonic() + self.k8s_api_request_timeout
         while not self.is_pod_running(self.pod_reflector.pods.get(key)):
             if time.monotonic() > deadline:
@@ -514,88 +503,6 @@ class MofangSpawner(MofangSpawnerMixin, KubeSpawner):  # type: ignore[misc]
                 await cluster.delete_claim(name)
         except MofangError:
             self.log.exception("Could not clean up after %s's failed spawn", self.user.name)
-
-    # --- a stop --------------------------------------------------------------------
-
-    async def stop(self, now: bool = False) -> None:
-        """Delete the server's pod and return once it is gone.
-
-        KubeSpawner's own stop is one DELETE, which raises on the first error
-        answer, and a wait on its pod cache; the hub then records the server as
-        stopped either way, and a pod whose DELETE failed runs on. Here the
-        DELETE takes the spawn's retry policy (:class:`Cluster`); the wait is
-        KubeSpawner's. KubeSpawner's stop is not called after it: all it would
-        add is a second DELETE, of a pod that is gone.
-
-        A pod that cannot be deleted is not forgotten when the hub forgets the
-        server: a task goes on deleting it (that pod, by its uid, never a later
-        server of the same name) until it is gone, and the error says so.
-        """
-        grace = 0 if now else int(self.delete_grace_period)
-        cluster = self.cluster()
-        name = self.pod_name
-        key = f"{self.namespace}/{name}"
-        uid: str | None = None
-        try:
-            await self._start_pod_cache()
-            uid = self._cached_uid(key)
-            await cluster.delete_pod(name, grace_period_seconds=grace)
-        except MofangError as exc:
-            # The pod as the cache last saw it, or as this spawner started it.
-            leftover = self._cached_uid(key) or getattr(self, "pod_id", None)
-            cluster.delete_pod_later(name, uid=leftover, grace_period_seconds=grace)
-            raise self._stop_failed(
-                type(exc)(
-                    f"The server's pod {name} could not be deleted ({exc.message}). The hub "
-                    "goes on trying; until then the pod holds its resources. If it is still "
-                    "there in a few minutes, tell an administrator."
-                )
-            ) from exc
-        await self._until_dropped(cluster, key, uid)
-
-    def _cached_uid(self, key: str) -> str | None:
-        """The uid of the pod of ``key`` in KubeSpawner's pod cache (None if not there)."""
-        reflector = getattr(self, "pod_reflector", None)
-        pod = reflector.pods.get(key) if reflector is not None else None
-        uid: str | None = ((pod or {}).get("metadata") or {}).get("uid")
-        return uid
-
-    async def _until_dropped(self, cluster: Cluster, key: str, uid: str | None) -> None:
-        """Wait until KubeSpawner's pod cache, which ``poll`` reads, no longer has the pod."""
-        deadline = time.monotonic() + self.start_timeout
-        pause = 0.05
-        while self.pod_reflector.pods.get(key) is not None:
-            if time.monotonic() > deadline:
-                await self._check_gone(cluster, key, uid)
-                return
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.5)
-
-    async def _check_gone(self, cluster: Cluster, key: str, uid: str | None) -> None:
-        """Ask the API whether a pod still in the cache is gone; raise if it is not."""
-        name = key.split("/", 1)[1]
-        try:
-            pod = await cluster.read_pod(name)
-        except MofangError as exc:
-            raise self._stop_failed(exc) from exc
-        if pod is None or (uid and (pod.get("metadata") or {}).get("uid") != uid):
-            # Gone from the API, not from the cache: a new cache lists again.
-            self.log.warning("Pod %s is gone but still in the pod cache; restarting it", key)
-            await self._start_watching_pods(replace=True)
-            return
-        raise self._stop_failed(
-            ClusterUnavailableError(
-                f"The server's pod {name} is being deleted but still exists after "
-                f"{self.start_timeout:g} seconds. If it is still there in a few minutes, tell "
-                "an administrator (a node that does not answer keeps its pods from ending)."
-            )
-        )
-
-    def _stop_failed(self, error: MofangError) -> Exception:
-        # The hub does not show or log a failed stop: its log gets the message here.
-        self.log.error("Could not stop %s's server: %s", self.user.name, error.message)
-        failure: Exception = spawn_exception(error)
-        return failure
 
     # --- progress ------------------------------------------------------------------
 

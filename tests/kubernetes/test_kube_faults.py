@@ -105,6 +105,40 @@ def test_final_faults_end_the_spawn_with_a_clear_message_and_leave_nothing(
         spawn_ok(hub)
 
 
+@pytest.mark.parametrize(
+    ("status", "message", "words"),
+    [
+        (
+            403,
+            'pods "jupyter-alice" is forbidden: exceeded quota: compute, requested: limits.cpu=1, '
+            "used: limits.cpu=16, limited: limits.cpu=16",
+            "The namespace's resource quota does not allow this server",
+        ),
+        (
+            400,
+            'admission webhook "images.example.com" denied the request: image not allowed',
+            "The cluster's admission policy refused this server: admission webhook",
+        ),
+    ],
+)
+def test_without_claims_the_create_itself_refuses_with_the_same_message(
+    emulator: EmulatedCluster, tmp_path: Path, status: int, message: str, words: str
+) -> None:
+    # No claim to make: no dry run; the create's own refusal says the same.
+    with kube_hub(emulator, tmp_path / "hub", MOFANG_TEST_RETRY_TIMEOUT="4") as hub:
+        emulator.kube.faults.fail(
+            method="POST", path=PODS, status=status, times=None, message=message
+        )
+        emulator.kube.clear_requests()
+        _, said = failed_spawn(hub, "alice", {})
+        assert words in said, said
+        posts = [r for r in emulator.kube.requests if r.method == "POST" and r.path == PODS]
+        assert posts and not [r for r in posts if r.query.get("dryRun")]
+        nothing_left(emulator)
+        emulator.kube.faults.clear()
+        spawn_ok(hub)
+
+
 def test_a_failure_after_the_claim_was_made_removes_it_and_the_pod(
     emulator: EmulatedCluster, tmp_path: Path
 ) -> None:
