@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mofang_lab.backends.base import JobRecord
 from mofang_lab.jobs.states import JobState, ReplicaState
 from tests.jobs.notebooks import (
     DDP_TRAINING,
@@ -225,61 +226,46 @@ def test_cancel_deletes_the_job_and_its_pods(
     run(main())
 
 
-def test_a_job_that_cannot_be_scheduled_says_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = tmp_path / "ann"
+def waiting_job(
+    root: Path, monkeypatch: pytest.MonkeyPatch, workers: int, reason: str, queue: Any = None
+) -> JobRecord:
+    """A PyTorch job (1 Master, ``workers`` Workers), held, once it waits for ``reason``.
+
+    ``queue``: the vision queue's capability and allocation, if not the default's.
+    """
     role_notebook(root / "roles.ipynb", {})
 
-    async def main(kube: KubeEmulator) -> None:
+    async def main(kube: KubeEmulator) -> JobRecord:
+        if queue is not None:
+            kube.patch("queues", None, "vision", {"spec": {"capability": queue["capability"]}})
+            kube.patch_status("queues", None, "vision", {"allocated": queue["allocated"]})
         async with backend_on(kube, root, vision_plan(), monkeypatch) as backend:
-            prepared = prepare(
-                root,
-                "roles.ipynb",
-                backend,
-                kind="pytorch",
-                roles={"Master": {"replicas": 1}, "Worker": {"replicas": 3}},
-            )
+            roles = {"Master": {"replicas": 1}, "Worker": {"replicas": workers}}
+            prepared = prepare(root, "roles.ipynb", backend, kind="pytorch", roles=roles)
             result = await backend.submit(OWNER, prepared)
-            waiting = await wait_until(
-                backend, OWNER, result.job.id, lambda r: r.reason == "Unschedulable"
-            )
-            assert waiting.state == JobState.CREATED
-            assert "gang scheduling" in waiting.message and "4 minAvailable" in waiting.message
+            return await wait_until(backend, OWNER, result.job.id, lambda r: r.reason == reason)
 
     with KubeEmulator(nodes=NODES, run_pods=True) as kube:
         FakeOperators(kube, hold=True).install()
-        run(main(with_claims(kube)))
+        return run(main(with_claims(kube)))
+
+
+def test_a_job_that_cannot_be_scheduled_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = waiting_job(tmp_path / "ann", monkeypatch, 3, "Unschedulable")
+    assert waiting.state == JobState.CREATED
+    assert "gang scheduling" in waiting.message and "4 minAvailable" in waiting.message
 
 
 def test_a_job_its_queue_cannot_hold_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "ann"
-    role_notebook(root / "roles.ipynb", {})
-
-    async def main(kube: KubeEmulator) -> None:
-        # Other jobs of the group hold all but 1 GiB of the queue's memory.
-        kube.patch_status("queues", None, "vision", {"allocated": {"memory": "255Gi"}})
-        kube.patch("queues", None, "vision", {"spec": {"capability": {"memory": "256Gi"}}})
-        async with backend_on(kube, root, vision_plan(), monkeypatch) as backend:
-            prepared = prepare(
-                root,
-                "roles.ipynb",
-                backend,
-                kind="pytorch",
-                roles={"Master": {"replicas": 1}, "Worker": {"replicas": 1}},
-            )
-            result = await backend.submit(OWNER, prepared)
-            waiting = await wait_until(
-                backend, OWNER, result.job.id, lambda r: r.reason == "QueueFull"
-            )
-            assert waiting.state == JobState.CREATED
-            assert waiting.message.startswith("Queue 'vision' has 1 GiB memory free of 256 GiB")
-
-    with KubeEmulator(nodes=NODES, run_pods=True) as kube:
-        FakeOperators(kube, hold=True).install()
-        run(main(with_claims(kube)))
+    # Other jobs of the group hold all but 1 GiB of the queue's memory.
+    queue = {"capability": {"memory": "256Gi"}, "allocated": {"memory": "255Gi"}}
+    waiting = waiting_job(tmp_path / "ann", monkeypatch, 1, "QueueFull", queue)
+    assert waiting.state == JobState.CREATED
+    assert waiting.message.startswith("Queue 'vision' has 1 GiB memory free of 256 GiB")
 
 
 def test_another_owner_cannot_see_or_touch_the_job(
