@@ -247,7 +247,8 @@ def waiting_job(
 
     with KubeEmulator(nodes=NODES, run_pods=True) as kube:
         FakeOperators(kube, hold=True).install()
-        return run(main(with_claims(kube)))
+        waiting: JobRecord = run(main(with_claims(kube)))
+    return waiting
 
 
 def test_a_job_that_cannot_be_scheduled_says_why(
