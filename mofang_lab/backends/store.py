@@ -117,6 +117,10 @@ class JobStore(SqliteStore):
     def __init__(self, path: Path, *, setting: str = "LocalBackend.store_path") -> None:
         super().__init__(path, schema=_SCHEMA, what="job store", setting=setting)
         self._specs: dict[str, JobSpec] = {}
+        # The records last built by ``jobs_of``, by job id, with the stored rows they
+        # were built from (and, once asked for, their JSON): a record whose rows have
+        # not changed is not built or serialised again.
+        self._built: dict[str, _Built] = {}
 
     # --- writing ------------------------------------------------------------------
 
@@ -281,6 +285,13 @@ class JobStore(SqliteStore):
         return int(row[0]), self._db.total_changes
 
     def jobs_of(self, owner: str) -> list[JobRecord]:
+        return [built.record for built in self._jobs_built(owner)]
+
+    def jobs_json_of(self, owner: str) -> bytes:
+        """``jobs_of`` as a JSON array, each record serialised once while it is unchanged."""
+        return b"[" + b",".join(built.json() for built in self._jobs_built(owner)) + b"]"
+
+    def _jobs_built(self, owner: str) -> list[_Built]:
         rows = self._db.execute(
             "SELECT * FROM jobs WHERE owner = ? ORDER BY created_at DESC, rowid DESC", (owner,)
         ).fetchall()
@@ -292,7 +303,15 @@ class JobStore(SqliteStore):
             (owner,),
         ):
             replicas.setdefault(replica["job_id"], []).append(replica)
-        return [self._record(row, replicas.get(row["id"], [])) for row in rows]
+        result = []
+        for row in rows:
+            job_replicas = replicas.get(row["id"], [])
+            stored = (tuple(row), *(tuple(replica) for replica in job_replicas))
+            built = self._built.get(row["id"])
+            if built is None or built.stored != stored:
+                built = self._built[row["id"]] = _Built(stored, self._record(row, job_replicas))
+            result.append(built)
+        return result
 
     def active_ids(self) -> list[str]:
         """Jobs of every owner that are not finished: the ones to supervise."""
@@ -402,3 +421,19 @@ class JobStore(SqliteStore):
                 for r in replicas
             ),
         )
+
+
+class _Built:
+    """A record built from its stored rows, and its JSON once it was asked for."""
+
+    __slots__ = ("_json", "record", "stored")
+
+    def __init__(self, stored: tuple[Any, ...], record: JobRecord) -> None:
+        self.stored = stored
+        self.record = record
+        self._json: bytes | None = None
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = self.record.model_dump_json().encode()
+        return self._json
