@@ -68,25 +68,31 @@ def test_transient_faults_are_retried_and_the_spawn_succeeds(
         spawn_ok(hub)
 
 
+#: (status, the API server's message, what the user is told): a namespace quota's refusal.
+QUOTA_REFUSAL = (
+    403,
+    'pods "jupyter-alice" is forbidden: exceeded quota: compute, requested: limits.cpu=1, '
+    "used: limits.cpu=16, limited: limits.cpu=16",
+    "The namespace's resource quota does not allow this server",
+)
+#: The same for an admission webhook's refusal.
+WEBHOOK_REFUSAL = (
+    400,
+    'admission webhook "images.example.com" denied the request: image not allowed',
+    "The cluster's admission policy refused this server: admission webhook",
+)
+
+
 @pytest.mark.parametrize(
     ("status", "message", "words"),
     [
-        (
-            403,
-            'pods "jupyter-alice" is forbidden: exceeded quota: compute, requested: limits.cpu=1, '
-            "used: limits.cpu=16, limited: limits.cpu=16",
-            "The namespace's resource quota does not allow this server",
-        ),
+        QUOTA_REFUSAL,
         (
             403,
             'pods is forbidden: User "system:serviceaccount:default:hub" cannot create resource',
             "The hub is not allowed to check the server's pod (dry run)",
         ),
-        (
-            400,
-            'admission webhook "images.example.com" denied the request: image not allowed',
-            "The cluster's admission policy refused this server: admission webhook",
-        ),
+        WEBHOOK_REFUSAL,
         (422, 'Pod "jupyter-alice" is invalid: spec', "rejected the request to check the server"),
         (500, "etcdserver: request timed out", "The Kubernetes API could not check the server"),
     ],
@@ -108,17 +114,8 @@ def test_final_faults_end_the_spawn_with_a_clear_message_and_leave_nothing(
 @pytest.mark.parametrize(
     ("status", "message", "words"),
     [
-        (
-            403,
-            'pods "jupyter-alice" is forbidden: exceeded quota: compute, requested: limits.cpu=1, '
-            "used: limits.cpu=16, limited: limits.cpu=16",
-            "The namespace's resource quota does not allow this server",
-        ),
-        (
-            400,
-            'admission webhook "images.example.com" denied the request: image not allowed',
-            "The cluster's admission policy refused this server: admission webhook",
-        ),
+        QUOTA_REFUSAL,
+        WEBHOOK_REFUSAL,
     ],
 )
 def test_without_claims_the_create_itself_refuses_with_the_same_message(
