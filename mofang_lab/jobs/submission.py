@@ -19,7 +19,13 @@ from mofang_lab.jobs.spec import JobSpec
 from mofang_spawner.errors import InvalidRequestError, NotFoundError, PolicyError
 from mofang_spawner.planning import ServerPlan
 
-__all__ = ["PreparedJob", "prepare_submission", "resolve_notebook", "shared_areas"]
+__all__ = [
+    "PreparedJob",
+    "prepare_submission",
+    "read_only_area",
+    "resolve_notebook",
+    "shared_areas",
+]
 
 
 class PreparedJob(BaseModel):
@@ -96,6 +102,17 @@ def shared_areas(plan: ServerPlan | None, root: Path) -> dict[PurePosixPath, Pat
         for mount in plan.mounts
         if mount.level != "user" and mount.path
     }
+
+
+def read_only_area(relative: str, plan: ServerPlan | None) -> str | None:
+    """The read-only area of ``plan`` (the global one, normally) holding ``relative``, if any."""
+    if plan is None:
+        return None
+    path = PurePosixPath(relative)
+    for mount in plan.mounts:
+        if mount.read_only and mount.path and path.is_relative_to(mount.path):
+            return mount.path
+    return None
 
 
 def _in_shared_area(resolved: Path, root: Path, plan: ServerPlan | None) -> str | None:

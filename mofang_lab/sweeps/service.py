@@ -44,7 +44,7 @@ from mofang_lab.environment import load_plan
 from mofang_lab.jobs.ids import new_job_id
 from mofang_lab.jobs.request import build_spec
 from mofang_lab.jobs.snapshot import snapshot_notebook
-from mofang_lab.jobs.submission import PreparedJob, resolve_notebook
+from mofang_lab.jobs.submission import PreparedJob, read_only_area, resolve_notebook
 from mofang_lab.sqlite_store import EVENTS_PAGE
 from mofang_lab.sweeps.algorithms import LOCAL_SETTINGS, create_search
 from mofang_lab.sweeps.notebook import (
@@ -59,7 +59,7 @@ from mofang_lab.sweeps.request import SweepRequest, trial_request
 from mofang_lab.sweeps.runner import Prepare, SweepRun
 from mofang_lab.sweeps.spec import CategoricalParameter, DiscreteParameter, Parameter
 from mofang_lab.sweeps.store import SweepStore
-from mofang_spawner.errors import ConflictError, InvalidRequestError, NotFoundError
+from mofang_spawner.errors import ConflictError, InvalidRequestError, NotFoundError, PolicyError
 
 __all__ = ["CheckedSweep", "SweepService"]
 
@@ -393,6 +393,12 @@ class SweepService(LoggingConfigurable):
                 "when one has finished."
             )
         text, relative = self._read_notebook(notebook)
+        area = read_only_area(relative, load_plan())
+        if area is not None:
+            raise PolicyError(
+                f"{relative} is in '{area}', which is read-only for you; copy the notebook "
+                "into your own files and apply the best values to the copy."
+            )
         before = cell_values(text, relative)
         updated = apply_values(text, record.best.parameters, source_name=relative)
         path, _relative = resolve_notebook(notebook, self.root, plan=load_plan())

@@ -23,7 +23,9 @@ from tests.jobs.conftest import Fetch, api, log_of, wait_finished
 from tests.jobs.notebooks import write_notebook
 from tests.policies import demo_policy
 from tests.security.conftest import refusal, tally
+from tests.security.notebooks import quick_sweep_notebook, sweep_request
 from tests.security.users import auth
+from tests.sweeps.conftest import wait_sweep
 
 ALICE = auth("alice")
 
@@ -148,4 +150,44 @@ async def test_a_project_notebook_runs_as_a_job_that_imports_from_its_folder(
     assert code == 403, answer
     assert "outside your files" in answer["message"]
     assert sorted(p.name for p in (jp_root_dir / "jobs").iterdir()) == before
+    tally("entitlements")
+
+
+async def test_best_values_go_to_a_project_notebook_but_never_into_the_read_only_area(
+    jp_fetch: Fetch, jp_root_dir: Path, storage: Path
+) -> None:
+    quick_sweep_notebook(storage / "projects" / "vision" / "tune.ipynb")
+    quick_sweep_notebook(storage / "global" / "tune.ipynb")
+    read_only = (storage / "global" / "tune.ipynb").read_text()
+    created = await api(
+        jp_fetch,
+        "sweeps",
+        method="POST",
+        body=sweep_request("projects/vision/tune.ipynb"),
+        headers=ALICE,
+    )
+    sweep = await wait_sweep(jp_fetch, created["id"], headers=ALICE)
+    assert sweep["best"] is not None, sweep
+    applied = await api(
+        jp_fetch,
+        "sweeps",
+        sweep["id"],
+        "apply-best",
+        method="POST",
+        body={"notebook": "projects/vision/tune.ipynb"},
+        headers=ALICE,
+    )
+    assert applied["notebook"] == "projects/vision/tune.ipynb"
+    code, answer = await refusal(
+        jp_fetch,
+        "sweeps",
+        sweep["id"],
+        "apply-best",
+        method="POST",
+        body={"notebook": "global/tune.ipynb"},
+        headers=ALICE,
+    )
+    assert code == 403, answer
+    assert "'global', which is read-only" in answer["message"]
+    assert (storage / "global" / "tune.ipynb").read_text() == read_only
     tally("entitlements")
