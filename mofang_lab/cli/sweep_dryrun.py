@@ -46,7 +46,7 @@ def sweep_experiment_for(
     from mofang_lab.jobs.ids import new_job_id
     from mofang_lab.jobs.request import build_spec, parse_model
     from mofang_lab.jobs.snapshot import snapshot_notebook
-    from mofang_lab.jobs.submission import resolve_notebook
+    from mofang_lab.jobs.submission import read_notebook, resolve_notebook
     from mofang_lab.sweeps.katib.trial_job import sweep_experiment
     from mofang_lab.sweeps.notebook import parameter_variables
     from mofang_lab.sweeps.request import SweepRequest, trial_request
@@ -62,10 +62,7 @@ def sweep_experiment_for(
     notebook = notebook.resolve()
     root = Path.cwd() if notebook.is_relative_to(Path.cwd()) else notebook.parent
     path, relative = resolve_notebook(str(notebook), root, plan=plan)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequestError(f"{relative} is not UTF-8 text, so not a notebook.") from exc
+    text = read_notebook(path, relative)
     variables = parameter_variables(text, source_name=relative)
     unknown = [name for name in request.searched_names() if name not in variables]
     if unknown:

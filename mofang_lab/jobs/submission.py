@@ -22,6 +22,7 @@ from mofang_spawner.planning import ServerPlan
 __all__ = [
     "PreparedJob",
     "prepare_submission",
+    "read_notebook",
     "read_only_area",
     "resolve_notebook",
     "shared_areas",
@@ -124,15 +125,23 @@ def _in_shared_area(resolved: Path, root: Path, plan: ServerPlan | None) -> str 
     return None
 
 
+def read_notebook(path: Path, relative: str) -> str:
+    """The text of the notebook ``resolve_notebook`` found at ``path`` (``relative``)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(
+            f"{relative} is not UTF-8 text, so not a notebook. Open and save it in "
+            "JupyterLab (which writes notebooks as UTF-8), then try again."
+        ) from exc
+
+
 def prepare_submission(
     request: SubmitRequest, *, root_dir: Path, plan: ServerPlan | None, backend: str
 ) -> PreparedJob:
     """Check ``request``, read its notebook and convert it; raises before any side effect."""
     path, relative = resolve_notebook(request.notebook, root_dir, plan=plan)
     spec = build_spec(request, notebook=relative, plan=plan, backend=backend)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequestError(f"{relative} is not UTF-8 text, so not a notebook.") from exc
+    text = read_notebook(path, relative)
     snapshot = snapshot_notebook(text, source_name=relative, parameters=spec.parameters)
     return PreparedJob(spec=spec, snapshot=snapshot)

@@ -44,7 +44,12 @@ from mofang_lab.environment import load_plan
 from mofang_lab.jobs.ids import new_job_id
 from mofang_lab.jobs.request import build_spec
 from mofang_lab.jobs.snapshot import snapshot_notebook
-from mofang_lab.jobs.submission import PreparedJob, read_only_area, resolve_notebook
+from mofang_lab.jobs.submission import (
+    PreparedJob,
+    read_notebook,
+    read_only_area,
+    resolve_notebook,
+)
 from mofang_lab.sqlite_store import EVENTS_PAGE
 from mofang_lab.sweeps.algorithms import LOCAL_SETTINGS, create_search
 from mofang_lab.sweeps.notebook import (
@@ -293,10 +298,7 @@ class SweepService(LoggingConfigurable):
     def _read_notebook(self, notebook: str) -> tuple[str, str]:
         """The text of ``notebook`` (in the user's files) and its relative path."""
         path, relative = resolve_notebook(notebook, self.root, plan=load_plan())
-        try:
-            return path.read_text(encoding="utf-8"), relative
-        except UnicodeDecodeError as exc:
-            raise InvalidRequestError(f"{relative} is not UTF-8 text, so not a notebook.") from exc
+        return read_notebook(path, relative), relative
 
     async def describe_notebook(self, notebook: str) -> dict[str, Any]:
         """What a sweep of ``notebook`` could search: the start of the sweep dialog.
@@ -392,16 +394,17 @@ class SweepService(LoggingConfigurable):
                 f"Sweep {sweep_id} has no succeeded trial yet, so no best values; try again "
                 "when one has finished."
             )
-        text, relative = self._read_notebook(notebook)
-        area = read_only_area(relative, load_plan())
+        plan = load_plan()
+        path, relative = resolve_notebook(notebook, self.root, plan=plan)
+        area = read_only_area(relative, plan)
         if area is not None:
             raise PolicyError(
                 f"{relative} is in '{area}', which is read-only for you; copy the notebook "
                 "into your own files and apply the best values to the copy."
             )
+        text = read_notebook(path, relative)
         before = cell_values(text, relative)
         updated = apply_values(text, record.best.parameters, source_name=relative)
-        path, _relative = resolve_notebook(notebook, self.root, plan=load_plan())
         _replace(path, updated)
         return {
             "notebook": relative,

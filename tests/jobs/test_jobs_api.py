@@ -356,3 +356,18 @@ def test_the_openapi_document_lists_every_route_and_method() -> None:
             if getattr(handler, method) is not getattr(web.RequestHandler, method)
         }
         assert set(documented[pattern]) - {"parameters"} == implemented, pattern
+
+
+async def test_a_notebook_that_is_not_utf8_is_refused_with_what_to_do(
+    jp_fetch: Fetch, jp_root_dir: Path
+) -> None:
+    (jp_root_dir / "latin1.ipynb").write_bytes('{"cells": "caf\xe9"}'.encode("latin-1"))
+    for route, body in (
+        ("jobs", {"notebook": "latin1.ipynb"}),
+        ("sweeps", {"notebook": "latin1.ipynb", "dry_run": True}),  # what it offers to search
+    ):
+        code, message = await error_of(jp_fetch, route, method="POST", body=body)
+        assert code == 400, message
+        assert message.startswith("latin1.ipynb is not UTF-8 text, so not a notebook.")
+        assert "save it in JupyterLab" in message
+    assert not (jp_root_dir / "jobs").exists()
