@@ -77,20 +77,36 @@ def dismiss_connection_error(page: Any) -> None:
         dialog.wait_for(state="detached")
 
 
-def open_panel(page: Any) -> Any:
+def show_side_panel(page: Any, panel_id: str) -> Any:
+    """Show the left area's panel ``panel_id``, and return it once visible.
+
+    Its tab is clicked only when it is not the current one (a click on the
+    current tab collapses the area), and again if the lab, still restoring its
+    layout, showed another panel meanwhile.
+    """
     dismiss_connection_error(page)
-    panel = page.locator("#mofang-sidebar")
-    if not panel.is_visible():
-        page.locator('.jp-SideBar [data-id="mofang-sidebar"]').first.click()
-    panel.wait_for()
+    panel = page.locator(f"#{panel_id}")
+    tab = page.locator(f'.jp-SideBar [data-id="{panel_id}"]').first
+    for _ in range(5):
+        tab.wait_for()
+        if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+            tab.click()
+        try:
+            panel.wait_for(state="visible", timeout=3000)
+            return panel
+        except Exception:  # noqa: S112 - playwright's TimeoutError: look again
+            continue
+    panel.wait_for(state="visible")
     return panel
+
+
+def open_panel(page: Any) -> Any:
+    return show_side_panel(page, "mofang-sidebar")
 
 
 def open_notebook(page: Any, name: str) -> None:
     """Open ``name`` from the file browser (or bring its tab to the front)."""
-    dismiss_connection_error(page)
-    if not page.locator("#filebrowser").is_visible():
-        page.locator('.jp-SideBar [data-id="filebrowser"]').first.click()
+    show_side_panel(page, "filebrowser")
     page.locator(".jp-DirListing-itemText", has_text=name).first.dblclick()
     page.locator(f'.jp-DocumentWidget:visible[title*="{name}"] .jp-MofangSubmitButton').or_(
         page.locator(".jp-NotebookPanel:visible .jp-MofangSubmitButton")
